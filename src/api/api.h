@@ -1,0 +1,123 @@
+/* api.h — promo's resources: one handler per route, turning a request into
+ * store calls and an answer. Handlers never touch the network: http/ reads
+ * the request into a struct api_req and writes the struct api_resp back.
+ *
+ * Ownership: everything in api_req is borrowed from http/ for the call.
+ * Handlers allocate from req->a (the request's arena) or hand http/ heap
+ * objects in the response (resp->json: a jansson reference http/ releases;
+ * resp->text: malloc'd, http/ frees; resp->stream_cls: freed by
+ * resp->stream_free). */
+#ifndef PROMO_API_H
+#define PROMO_API_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/core.h"
+#include "store/store.h"
+#include "util/arena.h"
+
+/* The server's state, created once in main and passed to every handler:
+ * no other global mutable state exists. */
+struct api_ctx {
+    struct store *st;
+    struct api_jobs *jobs; /* background jobs (api/jobs.c) */
+    int64_t started_at;
+    /* counters for /metrics */
+    atomic_llong requests[6]; /* by status class: index status / 100 */
+    atomic_llong validations, validations_ok, redemptions, redemption_refusals, reservations;
+    atomic_llong codes_generated;
+};
+
+struct api_req {
+    struct api_ctx *ctx;
+    struct arena *a;
+    const char *method;
+    const char *path;
+    const char *params[3]; /* route parameters, URL-decoded */
+    const char *body;      /* NUL-terminated; body_len bytes may hold NULs */
+    size_t body_len;
+    const char *content_type; /* may be NULL */
+    enum promo_lang lang;
+    const char *idem_key; /* Idempotency-Key or NULL */
+    /* Query string lookup (NULL when absent). */
+    const char *(*query)(void *qctx, const char *name);
+    void *qctx;
+    struct token auth; /* the caller's token (valid after http/ authenticated it) */
+    int64_t now;
+};
+
+typedef ssize_t (*api_stream_fn)(void *cls, char *buf, size_t max);
+
+struct api_resp {
+    int status;
+    json_t *json;
+    char *text; /* raw body instead of json, with content_type */
+    size_t text_len;
+    const char *content_type;
+    api_stream_fn stream; /* streamed body instead (returns -1 at the end) */
+    void *stream_cls;
+    void (*stream_free)(void *cls);
+    const char *header_name, *header_value; /* one extra header, static strings */
+};
+
+typedef void (*api_handler)(struct api_req *r, struct api_resp *w);
+
+/* ---- answers ---------------------------------------------------------- */
+/* Error answer in API.md's shape; the message names the problem (printf). */
+void api_error(struct api_resp *w, enum promo_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Error answer with the table's message in the caller's language. */
+void api_error_reason(struct api_resp *w, enum promo_err e, enum promo_lang lang);
+/* Maps a store failure (not found, conflict, internal) to an answer. */
+void api_store_error(struct api_resp *w, enum promo_err e, const char *what);
+void api_json(struct api_resp *w, int status, json_t *body); /* steals body */
+
+/* ---- authentication --------------------------------------------------- */
+/* Checks a bearer secret; fills r->auth. PROMO_OK or PROMO_UNAUTHORIZED. */
+enum promo_err api_authenticate(struct api_ctx *ctx, struct arena *a, const char *secret,
+                                int64_t now, struct token *out);
+/* Creates the first admin token when the store has none (PROMO_BOOTSTRAP_TOKEN
+ * or a new secret printed once on stderr). 0 or -1. */
+int api_bootstrap(struct api_ctx *ctx);
+
+/* ---- jobs -------------------------------------------------------------- */
+int api_jobs_start(struct api_ctx *ctx);
+/* Wakes the job runner: a new job was stored. */
+void api_jobs_kick(struct api_ctx *ctx);
+void api_jobs_stop(struct api_ctx *ctx);
+
+/* ---- handlers (one file per resource) --------------------------------- */
+void api_health(struct api_req *r, struct api_resp *w);
+void api_metrics(struct api_req *r, struct api_resp *w);
+
+void api_campaign_create(struct api_req *r, struct api_resp *w);
+void api_campaign_list(struct api_req *r, struct api_resp *w);
+void api_campaign_get(struct api_req *r, struct api_resp *w);
+void api_campaign_patch(struct api_req *r, struct api_resp *w);
+void api_campaign_pause(struct api_req *r, struct api_resp *w);
+void api_campaign_resume(struct api_req *r, struct api_resp *w);
+void api_campaign_end(struct api_req *r, struct api_resp *w);
+void api_campaign_stats(struct api_req *r, struct api_resp *w);
+
+void api_codes_create(struct api_req *r, struct api_resp *w);
+void api_codes_import(struct api_req *r, struct api_resp *w);
+void api_codes_list(struct api_req *r, struct api_resp *w);
+void api_code_get(struct api_req *r, struct api_resp *w);
+void api_code_disable(struct api_req *r, struct api_resp *w);
+void api_code_issue(struct api_req *r, struct api_resp *w);
+void api_job_get(struct api_req *r, struct api_resp *w);
+
+void api_validate(struct api_req *r, struct api_resp *w);
+void api_redeem(struct api_req *r, struct api_resp *w);
+void api_redemption_get(struct api_req *r, struct api_resp *w);
+void api_redemption_list(struct api_req *r, struct api_resp *w);
+void api_redemption_rollback(struct api_req *r, struct api_resp *w);
+void api_reserve(struct api_req *r, struct api_resp *w);
+void api_reservation_get(struct api_req *r, struct api_resp *w);
+void api_reservation_confirm(struct api_req *r, struct api_resp *w);
+void api_reservation_release(struct api_req *r, struct api_resp *w);
+
+#endif

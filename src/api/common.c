@@ -1,0 +1,334 @@
+/* common.c — answers, errors, body reading and authentication shared by
+ * every resource handler. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/jsonin.h"
+#include "util/log.h"
+#include "util/rand.h"
+#include "util/timeutil.h"
+
+void api_json(struct api_resp *w, int status, json_t *body)
+{
+    if (w->json)
+        json_decref(w->json);
+    w->status = status;
+    w->json = body;
+}
+
+static void error_body(struct api_resp *w, enum promo_err e, const char *message)
+{
+    api_json(w, promo_err_status(e),
+             json_pack("{s:{s:s, s:s}}", "error", "code", promo_err_code(e), "message", message));
+}
+
+void api_error(struct api_resp *w, enum promo_err e, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    error_body(w, e, msg);
+}
+
+void api_error_reason(struct api_resp *w, enum promo_err e, enum promo_lang lang)
+{
+    error_body(w, e, promo_err_message(e, lang));
+}
+
+void api_store_error(struct api_resp *w, enum promo_err e, const char *what)
+{
+    switch (e) {
+    case PROMO_NOT_FOUND:
+        api_error(w, e, "no such %s", what);
+        break;
+    case PROMO_CONFLICT:
+        api_error(w, e, "the %s conflicts with the current state", what);
+        break;
+    case PROMO_UNAVAILABLE:
+        api_error(w, e, "the store is not available; try again shortly");
+        break;
+    case PROMO_INTERNAL:
+        api_error(w, e, "an internal error occurred");
+        break;
+    default:
+        api_error_reason(w, e, PROMO_LANG_EN);
+    }
+}
+
+/* ---- body reading --------------------------------------------------------- */
+
+json_t *jin_object(struct api_req *r, struct api_resp *w)
+{
+    if (r->body_len == 0) {
+        api_error(w, PROMO_BAD_REQUEST, "the request body is empty: a JSON object is required");
+        return NULL;
+    }
+    json_error_t err;
+    /* No JSON_ALLOW_NUL: a NUL inside a string is refused by the parser. */
+    json_t *o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!o) {
+        api_error(w, PROMO_BAD_REQUEST, "the body is not valid JSON: %s (at byte %d)", err.text, err.position);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        api_error(w, PROMO_BAD_REQUEST, "the body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+const char *jin_path(struct arena *a, const char *path, const char *key)
+{
+    return path && *path ? arena_printf(a, "%s.%s", path, key) : key;
+}
+
+static const char *type_name(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+bool jin_only(json_t *obj, const char *path, const char *const *allowed, struct api_resp *w)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = false;
+        for (const char *const *k = allowed; *k && !ok; k++)
+            ok = strcmp(*k, key) == 0;
+        if (!ok) {
+            api_error(w, PROMO_BAD_REQUEST, "unknown field '%s%s%.64s'", path ? path : "",
+                      path && *path ? "." : "", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool jin_str(struct arena *a, json_t *o, const char *key, const char *path, bool required,
+             bool nullable, size_t maxlen, const char **out, struct api_resp *w)
+{
+    json_t *v = json_object_get(o, key);
+    const char *p = jin_path(a, path, key);
+    if (!v || (json_is_null(v) && !nullable)) {
+        if (required) {
+            api_error(w, PROMO_BAD_REQUEST, "%s is required", p);
+            return false;
+        }
+        if (v) {
+            api_error(w, PROMO_BAD_REQUEST, "%s must be a string, not null", p);
+            return false;
+        }
+        return true;
+    }
+    if (json_is_null(v)) {
+        *out = NULL;
+        return true;
+    }
+    if (!json_is_string(v)) {
+        api_error(w, PROMO_BAD_REQUEST, "%s must be a string, not %s", p, type_name(v));
+        return false;
+    }
+    size_t len = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (len > maxlen) {
+        api_error(w, PROMO_BAD_REQUEST, "%s is too long (%zu bytes; at most %zu)", p, len, maxlen);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20) {
+            api_error(w, PROMO_BAD_REQUEST, "%s contains a control character", p);
+            return false;
+        }
+    *out = arena_strndup(a, s, len);
+    return true;
+}
+
+bool jin_int(json_t *o, const char *key, const char *path, bool required, int64_t min, int64_t max,
+             int64_t *out, bool *present, struct api_resp *w)
+{
+    json_t *v = json_object_get(o, key);
+    char p[128];
+    snprintf(p, sizeof p, "%s%s%s", path ? path : "", path && *path ? "." : "", key);
+    if (present)
+        *present = v != NULL;
+    if (!v) {
+        if (required) {
+            api_error(w, PROMO_BAD_REQUEST, "%s is required", p);
+            return false;
+        }
+        return true;
+    }
+    if (!json_is_integer(v)) {
+        api_error(w, PROMO_BAD_REQUEST, "%s must be an integer, not %s", p, type_name(v));
+        return false;
+    }
+    json_int_t n = json_integer_value(v);
+    if (n < min || n > max) {
+        api_error(w, PROMO_BAD_REQUEST, "%s must be between %lld and %lld", p, (long long)min, (long long)max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool jin_limit(json_t *o, const char *key, const char *path, int64_t *out, struct api_resp *w)
+{
+    json_t *v = json_object_get(o, key);
+    if (v && json_is_null(v)) {
+        *out = PROMO_UNLIMITED;
+        return true;
+    }
+    return jin_int(o, key, path, false, 0, PROMO_MONEY_MAX, out, NULL, w);
+}
+
+bool jin_bool(json_t *o, const char *key, const char *path, bool *out, struct api_resp *w)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return true;
+    if (!json_is_boolean(v)) {
+        api_error(w, PROMO_BAD_REQUEST, "%s%s%s must be true or false, not %s", path ? path : "",
+                  path && *path ? "." : "", key, type_name(v));
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+bool jin_strv(struct arena *a, json_t *o, const char *key, const char *path, const char ***out,
+              size_t *n, struct api_resp *w)
+{
+    json_t *v = json_object_get(o, key);
+    const char *p = jin_path(a, path, key);
+    if (!v)
+        return true;
+    if (json_is_null(v)) {
+        *out = NULL;
+        *n = 0;
+        return true;
+    }
+    if (!json_is_array(v)) {
+        api_error(w, PROMO_BAD_REQUEST, "%s must be an array of strings, not %s", p, type_name(v));
+        return false;
+    }
+    size_t len = json_array_size(v);
+    if (len > 200) {
+        api_error(w, PROMO_BAD_REQUEST, "%s has too many entries (at most 200)", p);
+        return false;
+    }
+    const char **arr = arena_alloc(a, sizeof(char *) * (len + 1));
+    for (size_t i = 0; i < len; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 100) {
+            api_error(w, PROMO_BAD_REQUEST, "%s[%zu] must be a non-empty string of at most 100 bytes", p, i);
+            return false;
+        }
+        arr[i] = arena_strndup(a, json_string_value(e), json_string_length(e));
+    }
+    *out = arr;
+    *n = len;
+    return true;
+}
+
+bool jin_obj(json_t *o, const char *key, const char *path, bool required, json_t **out,
+             struct api_resp *w)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required) {
+            api_error(w, PROMO_BAD_REQUEST, "%s%s%s is required", path ? path : "", path && *path ? "." : "", key);
+            return false;
+        }
+        return true;
+    }
+    if (!json_is_object(v)) {
+        api_error(w, PROMO_BAD_REQUEST, "%s%s%s must be an object, not %s", path ? path : "",
+                  path && *path ? "." : "", key, type_name(v));
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool jin_query_limit(struct api_req *r, int *limit, struct api_resp *w)
+{
+    *limit = 50;
+    const char *s = r->query(r->qctx, "limit");
+    if (!s)
+        return true;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 1 || v > 1000) {
+        api_error(w, PROMO_BAD_REQUEST, "limit must be an integer from 1 to 1000");
+        return false;
+    }
+    *limit = (int)v;
+    return true;
+}
+
+/* ---- authentication ------------------------------------------------------- */
+
+enum promo_err api_authenticate(struct api_ctx *ctx, struct arena *a, const char *secret,
+                                int64_t now, struct token *out)
+{
+    if (!secret || !*secret || strlen(secret) > 256)
+        return PROMO_UNAUTHORIZED;
+    char hash[65];
+    util_hash_secret(secret, hash);
+    enum promo_err rc = store_token_find(ctx->st, a, hash, out);
+    if (rc == PROMO_NOT_FOUND)
+        return PROMO_UNAUTHORIZED;
+    if (rc != PROMO_OK)
+        return rc;
+    if (out->revoked_at || (out->expires_at && out->expires_at <= now))
+        return PROMO_UNAUTHORIZED;
+    return PROMO_OK;
+}
+
+int api_bootstrap(struct api_ctx *ctx)
+{
+    int64_t n = 0;
+    if (store_token_count(ctx->st, &n) != PROMO_OK)
+        return -1;
+    if (n > 0)
+        return 0;
+    const char *given = getenv("PROMO_BOOTSTRAP_TOKEN");
+    char secret[80] = "", id[PROMO_ID_MAX], hash[65];
+    if (given && *given) {
+        if (strlen(given) < 16 || strlen(given) > 256) {
+            log_error("PROMO_BOOTSTRAP_TOKEN must be 16 to 256 characters");
+            return -1;
+        }
+    } else {
+        util_rand_secret("promo_", secret, sizeof secret);
+    }
+    util_rand_id("tok_", id, sizeof id);
+    util_hash_secret(given && *given ? given : secret, hash);
+    struct token t = {.id = id, .role = "admin", .name = "bootstrap", .created_at = time_now()};
+    if (store_token_create(ctx->st, &t, hash) != PROMO_OK)
+        return -1;
+    if (!(given && *given))
+        fprintf(stderr,
+                "\npromo: created the first admin token (shown once, store it now):\n\n    %s\n\n"
+                "  export PROMO_TOKEN=%s\n\n",
+                secret, secret);
+    else
+        log_info("bootstrap: PROMO_BOOTSTRAP_TOKEN is now the admin token %s", id);
+    return 0;
+}

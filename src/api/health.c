@@ -1,0 +1,46 @@
+/* health.c — GET /healthz and GET /metrics (Prometheus text format). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/api.h"
+#include "util/timeutil.h"
+
+void api_health(struct api_req *r, struct api_resp *w)
+{
+    enum promo_err rc = store_ping(r->ctx->st);
+    if (rc != PROMO_OK)
+        return api_error(w, PROMO_UNAVAILABLE, "the store does not answer");
+    api_json(w, 200, json_pack("{s:s, s:I}", "status", "ok", "uptime_seconds",
+                               (json_int_t)(r->now - r->ctx->started_at)));
+}
+
+void api_metrics(struct api_req *r, struct api_resp *w)
+{
+    struct api_ctx *c = r->ctx;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return api_error(w, PROMO_INTERNAL, "out of memory");
+    fprintf(f, "# HELP promo_http_requests_total HTTP requests answered, by status class.\n"
+               "# TYPE promo_http_requests_total counter\n");
+    for (int i = 1; i < 6; i++)
+        fprintf(f, "promo_http_requests_total{class=\"%dxx\"} %lld\n", i, (long long)atomic_load(&c->requests[i]));
+#define COUNTER(name, help, field)                                                                 \
+    fprintf(f, "# HELP promo_" name " " help "\n# TYPE promo_" name " counter\npromo_" name " %lld\n", \
+            (long long)atomic_load(&c->field))
+    COUNTER("validations_total", "Validation requests.", validations);
+    COUNTER("validations_ok_total", "Validations that found the code usable.", validations_ok);
+    COUNTER("redemptions_total", "Redemptions made (not counting replays).", redemptions);
+    COUNTER("redemption_refusals_total", "Redemptions and reservations refused.", redemption_refusals);
+    COUNTER("reservations_total", "Reservations answered.", reservations);
+    COUNTER("codes_generated_total", "Codes generated.", codes_generated);
+#undef COUNTER
+    fprintf(f, "# HELP promo_uptime_seconds Seconds since the server started.\n# TYPE promo_uptime_seconds gauge\n"
+               "promo_uptime_seconds %lld\n", (long long)(time_now() - c->started_at));
+    fclose(f);
+    w->status = 200;
+    w->text = buf;
+    w->text_len = len;
+    w->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

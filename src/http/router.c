@@ -1,0 +1,94 @@
+/* router.c — the route table: method + path pattern → handler. A '*'
+ * segment matches one non-empty path segment and becomes a parameter. */
+#include <string.h>
+
+#include "http/router.h"
+
+#define JSON_MAX (1u << 20)       /* 1 MiB */
+#define CSV_MAX (32u << 20)       /* 32 MiB */
+
+static const struct route routes[] = {
+    {"GET", "/healthz", api_health, 0, JSON_MAX},
+    {"GET", "/metrics", api_metrics, 0, JSON_MAX},
+    {"POST", "/v1/campaigns", api_campaign_create, 1, JSON_MAX},
+    {"GET", "/v1/campaigns", api_campaign_list, 1, JSON_MAX},
+    {"GET", "/v1/campaigns/*", api_campaign_get, 1, JSON_MAX},
+    {"PATCH", "/v1/campaigns/*", api_campaign_patch, 1, JSON_MAX},
+    {"POST", "/v1/campaigns/*/pause", api_campaign_pause, 1, JSON_MAX},
+    {"POST", "/v1/campaigns/*/resume", api_campaign_resume, 1, JSON_MAX},
+    {"POST", "/v1/campaigns/*/end", api_campaign_end, 1, JSON_MAX},
+    {"GET", "/v1/campaigns/*/stats", api_campaign_stats, 1, JSON_MAX},
+    {"POST", "/v1/campaigns/*/codes", api_codes_create, 1, JSON_MAX},
+    {"GET", "/v1/campaigns/*/codes", api_codes_list, 1, JSON_MAX},
+    {"POST", "/v1/campaigns/*/codes/import", api_codes_import, 1, CSV_MAX},
+    {"POST", "/v1/campaigns/*/issue", api_code_issue, 1, JSON_MAX},
+    {"GET", "/v1/codes/*", api_code_get, 1, JSON_MAX},
+    {"POST", "/v1/codes/*/disable", api_code_disable, 1, JSON_MAX},
+    {"GET", "/v1/jobs/*", api_job_get, 1, JSON_MAX},
+    {"POST", "/v1/validate", api_validate, 1, JSON_MAX},
+    {"POST", "/v1/redemptions", api_redeem, 1, JSON_MAX},
+    {"GET", "/v1/redemptions", api_redemption_list, 1, JSON_MAX},
+    {"GET", "/v1/redemptions/*", api_redemption_get, 1, JSON_MAX},
+    {"POST", "/v1/redemptions/*/rollback", api_redemption_rollback, 1, JSON_MAX},
+    {"POST", "/v1/reservations", api_reserve, 1, JSON_MAX},
+    {"GET", "/v1/reservations/*", api_reservation_get, 1, JSON_MAX},
+    {"POST", "/v1/reservations/*/confirm", api_reservation_confirm, 1, JSON_MAX},
+    {"POST", "/v1/reservations/*/release", api_reservation_release, 1, JSON_MAX},
+};
+
+/* Matches one pattern; on success writes parameter spans into params. */
+static int match(const char *pattern, const char *path, struct route_match *m)
+{
+    const char *p = pattern, *s = path;
+    int n = 0;
+    while (*p && *s) {
+        if (*p == '*') {
+            const char *end = strchr(s, '/');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            if (len == 0 || n >= ROUTE_PARAMS_MAX)
+                return 0;
+            m->param[n] = s;
+            m->param_len[n++] = len;
+            s += len;
+            p++;
+        } else if (*p++ != *s++) {
+            return 0;
+        }
+    }
+    if (*p || *s)
+        return 0;
+    m->n_params = n;
+    return 1;
+}
+
+int router_find(const char *method, const char *path, struct route_match *m)
+{
+    int path_known = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        struct route_match t = {0};
+        if (!match(routes[i].pattern, path, &t))
+            continue;
+        path_known = 1;
+        if (strcmp(routes[i].method, method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            *m = t;
+            m->route = &routes[i];
+            return 200;
+        }
+    }
+    return path_known ? 405 : 404;
+}
+
+const char *router_allowed(const char *path, char *buf, size_t len)
+{
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        struct route_match t = {0};
+        if (match(routes[i].pattern, path, &t) && strlen(buf) + strlen(routes[i].method) + 3 < len) {
+            if (buf[0])
+                strcat(buf, ", ");
+            strcat(buf, routes[i].method);
+        }
+    }
+    return buf;
+}

@@ -1,0 +1,399 @@
+/* server.c — libmicrohttpd glue. Each connection gets its own thread
+ * (MHD_USE_THREAD_PER_CONNECTION): a redemption blocks its thread until the
+ * group commit holding it is durable, and other connections are not held
+ * up. Each request gets an arena and a capped body buffer, both freed when
+ * MHD reports the request complete. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+#include "http/router.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define CONNECTION_LIMIT 4096
+#define URL_MAX 8192
+#define HEADERS_MAX (32 * 1024)
+#define CONNECTION_TIMEOUT_S 30
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct api_ctx *ctx;
+};
+
+/* One request's state, from its first byte to its completion. */
+struct req_state {
+    struct arena a;
+    struct buf body;
+    struct route_match m;
+    int route_status; /* 200, 404 or 405 */
+    int too_large;
+};
+
+/* ---- answers ----------------------------------------------------------------- */
+
+struct stream_adapter {
+    api_stream_fn fn;
+    void *cls;
+    void (*free_cls)(void *);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream_adapter *s = cls;
+    ssize_t n = s->fn(s->cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_adapter *s = cls;
+    if (s->free_cls)
+        s->free_cls(s->cls);
+    free(s);
+}
+
+static void count_status(struct api_ctx *ctx, int status)
+{
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&ctx->requests[cls], 1);
+}
+
+/* Sends w and releases what it holds. */
+static enum MHD_Result send_answer(struct MHD_Connection *c, struct api_ctx *ctx, struct api_resp *w)
+{
+    struct MHD_Response *resp = NULL;
+    const char *ctype = w->content_type ? w->content_type : "application/json; charset=utf-8";
+    if (w->stream) {
+        struct stream_adapter *s = malloc(sizeof(*s));
+        if (s) {
+            *s = (struct stream_adapter){w->stream, w->stream_cls, w->stream_free};
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, s, stream_free);
+            if (!resp)
+                stream_free(s);
+        } else if (w->stream_free) {
+            w->stream_free(w->stream_cls);
+        }
+    } else if (w->text) {
+        resp = MHD_create_response_from_buffer(w->text_len, w->text, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(w->text);
+    } else {
+        if (!w->json) {
+            w->status = 500;
+            w->json = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message", "no answer was produced");
+        }
+        char *body = json_dumps(w->json, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        size_t len = body ? strlen(body) : 0;
+        if (body) {
+            body[len] = 0;
+            char *nl = realloc(body, len + 2);
+            if (nl) {
+                body = nl;
+                body[len++] = '\n';
+                body[len] = 0;
+            }
+            resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+            if (!resp)
+                free(body);
+        }
+    }
+    if (w->json)
+        json_decref(w->json);
+    w->json = NULL;
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (w->header_name)
+        MHD_add_response_header(resp, w->header_name, w->header_value);
+    if (w->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"promo\"");
+    count_status(ctx, w->status);
+    enum MHD_Result r = MHD_queue_response(c, (unsigned)w->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, struct api_ctx *ctx, enum promo_err e,
+                                  const char *msg, const char *hname, const char *hval)
+{
+    struct api_resp w = {0};
+    api_error(&w, e, "%s", msg);
+    w.header_name = hname;
+    w.header_value = hval;
+    return send_answer(c, ctx, &w);
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+static const char *query_get(void *qctx, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)qctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum promo_lang pick_lang(struct MHD_Connection *c)
+{
+    const char *al = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
+    /* The first language listed decides: "ko-KR,ko;q=0.9,en" → Korean. */
+    if (al) {
+        while (*al == ' ')
+            al++;
+        if (strncasecmp(al, "ko", 2) == 0)
+            return PROMO_LANG_KO;
+    }
+    return PROMO_LANG_EN;
+}
+
+static const char *bearer(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return h;
+}
+
+static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c, struct req_state *rs,
+                                const char *method, const char *url)
+{
+    struct api_ctx *ctx = s->ctx;
+    if (rs->route_status == 404)
+        return send_error(c, ctx, PROMO_NOT_FOUND, "no such route", NULL, NULL);
+    if (rs->route_status == 405) {
+        char allow[128];
+        router_allowed(url, allow, sizeof allow);
+        return send_error(c, ctx, PROMO_METHOD_NOT_ALLOWED, "this method is not allowed on this route",
+                          MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    struct api_req r = {
+        .ctx = ctx,
+        .a = &rs->a,
+        .method = method,
+        .path = url,
+        .body = rs->body.data ? rs->body.data : "",
+        .body_len = rs->body.len,
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .lang = pick_lang(c),
+        .idem_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"),
+        .query = query_get,
+        .qctx = c,
+        .now = time_now(),
+    };
+    for (int i = 0; i < rs->m.n_params; i++)
+        r.params[i] = arena_strndup(&rs->a, rs->m.param[i], rs->m.param_len[i]);
+    if (r.idem_key && (!*r.idem_key || strlen(r.idem_key) > 255))
+        return send_error(c, ctx, PROMO_BAD_REQUEST, "Idempotency-Key must be 1 to 255 characters", NULL, NULL);
+    if (rs->m.route->auth) {
+        enum promo_err rc = api_authenticate(ctx, &rs->a, bearer(c), r.now, &r.auth);
+        if (rc == PROMO_UNAUTHORIZED)
+            return send_error(c, ctx, rc, "a valid bearer token is required (Authorization: Bearer <token>)",
+                              NULL, NULL);
+        if (rc != PROMO_OK)
+            return send_error(c, ctx, PROMO_UNAVAILABLE, "the store is not available; try again shortly", NULL, NULL);
+    }
+    struct api_resp w = {0};
+    rs->m.route->handler(&r, &w);
+    if (strcmp(method, "HEAD") == 0 && w.json) {
+        /* MHD sends no body for HEAD; the status and headers still tell. */
+    }
+    return send_answer(c, ctx, &w);
+}
+
+/* Percent-decoding that refuses to decode %00: a NUL would cut the path
+ * short and "cmp_x%00junk" would find cmp_x. Such a path is left encoded,
+ * so it matches nothing and gets a 404. */
+static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    for (const char *p = s; (p = strchr(p, '%')); p++)
+        if (p[1] == '0' && p[2] == '0')
+            return strlen(s);
+    return MHD_http_unescape(s);
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct http_server *s = cls;
+    struct req_state *rs = *con_cls;
+    if (!rs) {
+        rs = calloc(1, sizeof(*rs));
+        if (!rs)
+            return MHD_NO;
+        *con_cls = rs;
+        rs->route_status = router_find(method, url, &rs->m);
+        size_t hsize = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &hsize);
+        if (strlen(url) > URL_MAX) {
+            rs->too_large = 1;
+            return send_error(c, s->ctx, PROMO_URI_TOO_LONG, "the URL is longer than 8192 bytes",
+                              MHD_HTTP_HEADER_CONNECTION, "close");
+        }
+        if (hsize > HEADERS_MAX) {
+            rs->too_large = 1;
+            return send_error(c, s->ctx, PROMO_HEADERS_TOO_LARGE, "the request headers exceed 32 KiB",
+                              MHD_HTTP_HEADER_CONNECTION, "close");
+        }
+        size_t max = rs->route_status == 200 ? rs->m.route->body_max : 4096;
+        buf_init(&rs->body, max);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > max) {
+            rs->too_large = 1;
+            return send_error(c, s->ctx, PROMO_PAYLOAD_TOO_LARGE, "the request body is larger than this route accepts",
+                              MHD_HTTP_HEADER_CONNECTION, "close");
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!rs->too_large && buf_append(&rs->body, upload_data, *upload_size) != 0) {
+            rs->too_large = 1;
+            *upload_size = 0;
+            return send_error(c, s->ctx, PROMO_PAYLOAD_TOO_LARGE, "the request body is larger than this route accepts",
+                              MHD_HTTP_HEADER_CONNECTION, "close");
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rs->too_large)
+        return MHD_YES;
+    return dispatch(s, c, rs, method, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct req_state *rs = *con_cls;
+    if (!rs)
+        return;
+    arena_free(&rs->a);
+    buf_free(&rs->body);
+    free(rs);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = 0;
+    log_warn("http: %s", line);
+}
+
+/* ---- listener ------------------------------------------------------------------ */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen + strlen(listen) - 1) {
+        snprintf(err, errlen, "--listen must be HOST:PORT, such as 127.0.0.1:8080");
+        return -1;
+    }
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= sizeof host) {
+        snprintf(err, errlen, "--listen host is too long");
+        return -1;
+    }
+    memcpy(host, listen, hl);
+    host[hl] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535) {
+        snprintf(err, errlen, "--listen port must be 1 to 65535");
+        return -1;
+    }
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = 0;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1) {
+            snprintf(err, errlen, "--listen: %s is not an IPv6 address", host + 1);
+            return -1;
+        }
+        return 0;
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0)
+        a4->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
+        snprintf(err, errlen, "--listen: %s is not an IPv4 address (use [::1] for IPv6)", host);
+        return -1;
+    }
+    return 0;
+}
+
+struct http_server *http_start(struct api_ctx *ctx, const char *listen, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen(listen, &ss, err, errlen) != 0)
+        return NULL;
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->ctx = ctx;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+                            /* Room for 64 KiB of URL or headers, so that even those get a
+                             * JSON 414/431 from us instead of libmicrohttpd's HTML page. */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                            MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)", listen);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

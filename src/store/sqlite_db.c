@@ -1,0 +1,426 @@
+/* sqlite_db.c — opening the SQLite store, migrations, the reader pool, the
+ * statement cache and the group-commit writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/migrations.h"
+#include "store/sqlite_int.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define WRITER_BATCH_MAX 1024
+#define BUSY_TIMEOUT_MS 10000
+
+/* ---- statement cache ----------------------------------------------------- */
+
+sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
+{
+    /* Keyed by the SQL string's address: every statement of the backend is
+     * a static string, so identity is enough and lookup is a hash probe. */
+    size_t h = ((uintptr_t)sql >> 3) % CONN_STMT_SLOTS;
+    for (size_t i = 0; i < CONN_STMT_SLOTS; i++) {
+        size_t j = (h + i) % CONN_STMT_SLOTS;
+        if (c->slots[j].sql == sql) {
+            sqlite3_reset(c->slots[j].stmt);
+            sqlite3_clear_bindings(c->slots[j].stmt);
+            return c->slots[j].stmt;
+        }
+        if (!c->slots[j].sql) {
+            sqlite3_stmt *s = NULL;
+            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+                log_error("store: prepare failed: %s: %.80s", sqlite3_errmsg(c->db), sql);
+                return NULL;
+            }
+            c->slots[j].sql = sql;
+            c->slots[j].stmt = s;
+            return s;
+        }
+    }
+    log_error("store: statement cache full");
+    return NULL;
+}
+
+int conn_exec(struct conn *c, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("store: %s: %.80s", msg ? msg : "error", sql);
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+enum promo_err db_fail(struct conn *c, const char *what)
+{
+    log_error("store: %s: %s", what, sqlite3_errmsg(c->db));
+    return PROMO_INTERNAL;
+}
+
+enum promo_err step_done(struct conn *c, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        enum promo_err e = rc == SQLITE_CONSTRAINT ? PROMO_CONFLICT : db_fail(c, "step");
+        sqlite3_reset(s);
+        return e;
+    }
+    sqlite3_reset(s);
+    return PROMO_OK;
+}
+
+int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+}
+
+int bind_i64(sqlite3_stmt *s, int i, int64_t v) { return sqlite3_bind_int64(s, i, v); }
+
+int bind_opt(sqlite3_stmt *s, int i, int64_t v, int64_t none)
+{
+    return v == none ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, v);
+}
+
+const char *col_text(sqlite3_stmt *s, int i, struct arena *a)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(s, i));
+}
+
+int64_t col_opt(sqlite3_stmt *s, int i, int64_t none)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? none : sqlite3_column_int64(s, i);
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static struct conn *conn_open(const char *path, int writer, char *err, size_t errlen)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(c->db, 0);
+    /* WAL: readers never wait for the writer. synchronous=FULL on the writer:
+     * a commit returns only when the WAL is fsynced, so a 201 is durable. */
+    const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+                                   "PRAGMA wal_autocheckpoint=4000;"
+                                 : "PRAGMA cache_size=-16384; PRAGMA query_only=1;";
+    if (conn_exec(c, pragmas) != 0) {
+        snprintf(err, errlen, "cannot configure %s: %s", path, sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < CONN_STMT_SLOTS; i++)
+        if (c->slots[i].stmt)
+            sqlite3_finalize(c->slots[i].stmt);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+struct conn *reader_get(struct store *st)
+{
+    pthread_mutex_lock(&st->pool_lock);
+    struct conn *c = st->free_readers;
+    if (c)
+        st->free_readers = c->next_free;
+    pthread_mutex_unlock(&st->pool_lock);
+    if (c)
+        return c;
+    char err[256];
+    c = conn_open(st->path, 0, err, sizeof err);
+    if (!c)
+        log_error("store: reader: %s", err);
+    return c;
+}
+
+void reader_put(struct store *st, struct conn *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&st->pool_lock);
+    c->next_free = st->free_readers;
+    st->free_readers = c;
+    pthread_mutex_unlock(&st->pool_lock);
+}
+
+/* ---- migrations ---------------------------------------------------------- */
+
+static int migrate(struct conn *c, char *err, size_t errlen)
+{
+    if (conn_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                     " name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
+        goto fail;
+    for (int i = 0; i < store_migration_count; i++) {
+        const struct store_migration *m = &store_migrations[i];
+        if (m->backend[0] && strcmp(m->backend, "sqlite") != 0)
+            continue;
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?", -1, &q, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int(q, 1, m->version);
+        int have = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+        if (have)
+            continue;
+        /* Each migration and its bookkeeping row commit together, so a crash
+         * mid-migration leaves the version unapplied and it reruns whole. */
+        if (conn_exec(c, "BEGIN IMMEDIATE") != 0)
+            goto fail;
+        if (conn_exec(c, m->sql) != 0) {
+            conn_exec(c, "ROLLBACK");
+            snprintf(err, errlen, "migration %s failed: %s", m->name, sqlite3_errmsg(c->db));
+            return -1;
+        }
+        char sql[256];
+        snprintf(sql, sizeof sql, "INSERT INTO schema_migrations VALUES (%d, '%s', %lld)", m->version,
+                 m->name, (long long)time_now());
+        if (conn_exec(c, sql) != 0 || conn_exec(c, "COMMIT") != 0) {
+            conn_exec(c, "ROLLBACK");
+            goto fail;
+        }
+        log_info("store: applied migration %s", m->name);
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "migrations failed: %s", sqlite3_errmsg(c->db));
+    return -1;
+}
+
+/* ---- the writer: group commit ------------------------------------------- */
+
+/* Takes everything queued (up to a batch), runs it in one transaction with a
+ * savepoint per op, commits once, then wakes the callers. A caller is thus
+ * answered only after the commit holding its row is durable, and one
+ * fsync serves every request that arrived while the previous one ran. */
+static void writer_batch(struct store *st, struct wop *batch)
+{
+    struct conn *c = st->writer_conn;
+    int ok = conn_exec(c, "BEGIN IMMEDIATE") == 0;
+    if (ok)
+        sweep_holds(c, time_now());
+    for (struct wop *w = batch; w; w = w->next) {
+        if (!ok) {
+            w->rc = PROMO_INTERNAL;
+            continue;
+        }
+        if (conn_exec(c, "SAVEPOINT op") != 0) {
+            w->rc = PROMO_INTERNAL;
+            continue;
+        }
+        w->rc = w->fn(st, c, w->arg);
+        if (w->rc == PROMO_INTERNAL)
+            conn_exec(c, "ROLLBACK TO op");
+        conn_exec(c, "RELEASE op");
+    }
+    if (ok && conn_exec(c, "COMMIT") != 0) {
+        conn_exec(c, "ROLLBACK");
+        for (struct wop *w = batch; w; w = w->next)
+            w->rc = PROMO_INTERNAL;
+    }
+    pthread_mutex_lock(&st->wlock);
+    st->batches++;
+    struct wop *w = batch;
+    while (w) {
+        struct wop *next = w->next;
+        st->ops++;
+        if (w->free_arg) {
+            w->free_arg(w->arg);
+            free(w);
+        } else {
+            w->done = 1;
+        }
+        w = next;
+    }
+    pthread_cond_broadcast(&st->donecv);
+    pthread_mutex_unlock(&st->wlock);
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *st = arg;
+    pthread_mutex_lock(&st->wlock);
+    for (;;) {
+        while (!st->qhead && !st->stopping) {
+            /* Wake at least once a second to end lapsed holds. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&st->wcv, &st->wlock, &ts) != 0 && !st->qhead) {
+                pthread_mutex_unlock(&st->wlock);
+                struct conn *c = st->writer_conn;
+                if (conn_exec(c, "BEGIN IMMEDIATE") == 0) {
+                    if (sweep_holds(c, time_now()) == PROMO_OK)
+                        conn_exec(c, "COMMIT");
+                    else
+                        conn_exec(c, "ROLLBACK");
+                }
+                pthread_mutex_lock(&st->wlock);
+            }
+        }
+        if (!st->qhead && st->stopping)
+            break;
+        struct wop *batch = st->qhead, *tail = batch;
+        int n = 1;
+        while (tail->next && n < WRITER_BATCH_MAX) {
+            tail = tail->next;
+            n++;
+        }
+        st->qhead = tail->next;
+        if (!st->qhead)
+            st->qtail = NULL;
+        st->qlen -= n;
+        tail->next = NULL;
+        pthread_mutex_unlock(&st->wlock);
+        writer_batch(st, batch);
+        pthread_mutex_lock(&st->wlock);
+    }
+    pthread_mutex_unlock(&st->wlock);
+    return NULL;
+}
+
+static void writer_enqueue(struct store *st, struct wop *w)
+{
+    w->next = NULL;
+    if (st->qtail)
+        st->qtail->next = w;
+    else
+        st->qhead = w;
+    st->qtail = w;
+    st->qlen++;
+    pthread_cond_signal(&st->wcv);
+}
+
+enum promo_err writer_run(struct store *st, wop_fn fn, void *arg)
+{
+    struct wop w = {.fn = fn, .arg = arg};
+    pthread_mutex_lock(&st->wlock);
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->wlock);
+        return PROMO_UNAVAILABLE;
+    }
+    writer_enqueue(st, &w);
+    while (!w.done)
+        pthread_cond_wait(&st->donecv, &st->wlock);
+    pthread_mutex_unlock(&st->wlock);
+    return w.rc;
+}
+
+void writer_post(struct store *st, wop_fn fn, void *arg, void (*free_arg)(void *))
+{
+    struct wop *w = calloc(1, sizeof(*w));
+    if (!w) {
+        free_arg(arg);
+        return;
+    }
+    w->fn = fn;
+    w->arg = arg;
+    w->free_arg = free_arg;
+    pthread_mutex_lock(&st->wlock);
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->wlock);
+        free_arg(arg);
+        free(w);
+        return;
+    }
+    writer_enqueue(st, w);
+    pthread_mutex_unlock(&st->wlock);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+enum promo_err store_open(const char *url, struct store **out, char *err, size_t errlen)
+{
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        snprintf(err, errlen, "the PostgreSQL store is not built yet: use a SQLite file path");
+        return PROMO_UNAVAILABLE;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0)
+        url += 7;
+    if (sqlite3_threadsafe() == 0) {
+        snprintf(err, errlen, "SQLite was built without thread support");
+        return PROMO_INTERNAL;
+    }
+    struct store *st = calloc(1, sizeof(*st));
+    if (!st || !(st->path = strdup(url))) {
+        free(st);
+        snprintf(err, errlen, "out of memory");
+        return PROMO_INTERNAL;
+    }
+    pthread_mutex_init(&st->pool_lock, NULL);
+    pthread_mutex_init(&st->wlock, NULL);
+    pthread_cond_init(&st->wcv, NULL);
+    pthread_cond_init(&st->donecv, NULL);
+    st->writer_conn = conn_open(st->path, 1, err, errlen);
+    if (!st->writer_conn || migrate(st->writer_conn, err, errlen) != 0) {
+        store_close(st);
+        return PROMO_INTERNAL;
+    }
+    if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        st->writer = 0;
+        store_close(st);
+        return PROMO_INTERNAL;
+    }
+    *out = st;
+    return PROMO_OK;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    if (st->writer) {
+        pthread_mutex_lock(&st->wlock);
+        st->stopping = 1;
+        pthread_cond_signal(&st->wcv);
+        pthread_mutex_unlock(&st->wlock);
+        pthread_join(st->writer, NULL);
+    }
+    while (st->free_readers) {
+        struct conn *c = st->free_readers;
+        st->free_readers = c->next_free;
+        conn_close(c);
+    }
+    if (st->writer_conn)
+        conn_exec(st->writer_conn, "PRAGMA optimize");
+    conn_close(st->writer_conn);
+    pthread_mutex_destroy(&st->pool_lock);
+    pthread_mutex_destroy(&st->wlock);
+    pthread_cond_destroy(&st->wcv);
+    pthread_cond_destroy(&st->donecv);
+    free(st->path);
+    free(st);
+}
+
+enum promo_err store_ping(struct store *st)
+{
+    struct conn *c = reader_get(st);
+    if (!c)
+        return PROMO_UNAVAILABLE;
+    sqlite3_stmt *s = conn_stmt(c, "SELECT 1");
+    enum promo_err rc = s && sqlite3_step(s) == SQLITE_ROW ? PROMO_OK : PROMO_UNAVAILABLE;
+    if (s)
+        sqlite3_reset(s);
+    reader_put(st, c);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/* rand.h — unguessable identifiers and secrets from libsodium's CSPRNG.
+ * util_rand_init() must run once before any other call (main does it). */
+#ifndef PROMO_UTIL_RAND_H
+#define PROMO_UTIL_RAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int util_rand_init(void);
+/* Uniform integer in [0, upper): libsodium's randombytes_uniform. */
+uint32_t util_rand_uniform(uint32_t upper);
+/* "<prefix>" + 20 random lower-case base32 characters (100 bits), written
+ * NUL-terminated into out (at least strlen(prefix) + 21 bytes). */
+void util_rand_id(const char *prefix, char *out, size_t outlen);
+/* A secret token: "<prefix>" + 40 base32 characters (200 bits). */
+void util_rand_secret(const char *prefix, char *out, size_t outlen);
+/* Hex BLAKE2b-256 of a secret, for storing tokens at rest (65 bytes out). */
+void util_hash_secret(const char *secret, char out[65]);
+
+#endif

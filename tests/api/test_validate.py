@@ -1,0 +1,295 @@
+"""POST /v1/validate: discount math of API.md and every refusal reason that
+can be reached without customers."""
+
+import re
+import time
+
+from harness import (add_code, create_campaign, expect, expect_error, get_code, invalid, redeem, rfc3339,
+                     show, uniq, validate)
+
+HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+def valid(r, what=""):
+    pre = (what + ": ") if what else ""
+    assert r.status == 200, "%svalidate: expected 200, got %s" % (pre, show(r))
+    j = r.json
+    assert isinstance(j, dict) and j.get("valid") is True, "%sexpected valid=true, got %s" % (pre, show(r))
+    return j
+
+
+def campaign_with_code(srv, max_uses=1, **over):
+    c = create_campaign(srv, **over)
+    k = add_code(srv, c["id"], max_uses=max_uses)
+    return c, k["code"]
+
+
+# --- the discount -----------------------------------------------------------------------
+
+def test_percent_example_of_api_md(srv):
+    c, code = campaign_with_code(srv, discount={"type": "percent", "percent": 15, "max_amount": 10000})
+    r = srv.request("POST", "/v1/validate", {
+        "code": code, "customer_id": "u123",
+        "order": {"id": "o-77", "amount": 45000, "currency": "KRW",
+                  "items": [{"sku": "p1", "category": "outer", "price": 45000, "quantity": 1}]}})
+    j = valid(r)
+    assert j["code"] == code and j["campaign_id"] == c["id"], j
+    assert j["discount"] == {"type": "percent", "amount": 6750}, j
+    assert j["order_amount_after"] == 38250, j
+
+
+def test_percent_cap_applies(srv):
+    _, code = campaign_with_code(srv, discount={"type": "percent", "percent": 15, "max_amount": 10000})
+    j = valid(validate(srv, code, 100000))
+    assert j["discount"]["amount"] == 10000 and j["order_amount_after"] == 90000, j
+
+
+def test_percent_is_floored(srv):
+    _, code = campaign_with_code(srv, discount={"type": "percent", "percent": 12.5})
+    j = valid(validate(srv, code, 999))
+    assert j["discount"]["amount"] == 124 and j["order_amount_after"] == 875, "12.5%% of 999: %r" % j
+    _, code = campaign_with_code(srv, discount={"type": "percent", "percent": 33.33})
+    j = valid(validate(srv, code, 1000))
+    assert j["discount"]["amount"] == 333, "33.33%% of 1000: %r" % j
+    _, code = campaign_with_code(srv, discount={"type": "percent", "percent": 100})
+    j = valid(validate(srv, code, 4321))
+    assert j["discount"]["amount"] == 4321 and j["order_amount_after"] == 0, j
+
+
+def test_fixed_is_at_most_the_eligible_amount(srv):
+    _, code = campaign_with_code(srv, discount={"type": "fixed", "amount": 5000})
+    j = valid(validate(srv, code, 45000))
+    assert j["discount"] == {"type": "fixed", "amount": 5000} and j["order_amount_after"] == 40000, j
+    j = valid(validate(srv, code, 3000))
+    assert j["discount"]["amount"] == 3000 and j["order_amount_after"] == 0, j
+
+
+def test_points_are_awarded_not_subtracted(srv):
+    _, code = campaign_with_code(srv, discount={"type": "points", "points": 100})
+    j = valid(validate(srv, code, 20000))
+    assert j["discount"] == {"type": "points", "amount": 0, "points": 100}, j
+    assert j["order_amount_after"] == 20000, j
+
+
+def test_categories_select_eligible_items(srv):
+    _, code = campaign_with_code(srv, discount={"type": "percent", "percent": 10},
+                                 rules={"categories": ["outer"]})
+    items = [{"sku": "a", "category": "outer", "price": 20000, "quantity": 2},
+             {"sku": "b", "category": "shoes", "price": 30000, "quantity": 1}]
+    j = valid(validate(srv, code, 70000, items=items))
+    assert j["discount"]["amount"] == 4000 and j["order_amount_after"] == 66000, \
+        "10%% of the outer items only (40000): %r" % j
+
+
+def test_exclude_categories(srv):
+    _, code = campaign_with_code(srv, discount={"type": "percent", "percent": 10},
+                                 rules={"exclude_categories": ["sale"]})
+    items = [{"sku": "a", "category": "sale", "price": 50000, "quantity": 1},
+             {"sku": "b", "category": "shoes", "price": 30000, "quantity": 1},
+             {"sku": "c", "price": 10000, "quantity": 1}]
+    j = valid(validate(srv, code, 90000, items=items))
+    assert j["discount"]["amount"] == 4000, "10%% of 30000 + 10000 (sale excluded): %r" % j
+
+
+def test_fixed_on_eligible_items(srv):
+    _, code = campaign_with_code(srv, discount={"type": "fixed", "amount": 5000},
+                                 rules={"categories": ["outer"]})
+    items = [{"sku": "a", "category": "outer", "price": 3000, "quantity": 1},
+             {"sku": "b", "category": "shoes", "price": 30000, "quantity": 1}]
+    j = valid(validate(srv, code, 33000, items=items))
+    assert j["discount"]["amount"] == 3000 and j["order_amount_after"] == 30000, j
+
+
+def test_validate_is_read_only(srv):
+    _, code = campaign_with_code(srv)
+    for _ in range(3):
+        valid(validate(srv, code))
+    k = get_code(srv, code)
+    assert k["uses"] == 0 and k["state"] == "active", "validate used the code: %r" % k
+
+
+def test_validate_typed_form(srv):
+    c = create_campaign(srv)
+    a, b = uniq("", 4), uniq("", 4)
+    add_code(srv, c["id"], "FALL-%s-%s" % (a, b))
+    j = valid(validate(srv, "fall-%s %s" % (a.lower(), b.lower())))
+    assert j["code"] == "FALL-%s-%s" % (a, b), j
+
+
+def test_validate_without_order_id(srv):
+    _, code = campaign_with_code(srv)
+    r = srv.request("POST", "/v1/validate", {"code": code, "order": {"amount": 5000}})
+    valid(r, "validation does not need order.id")
+
+
+def test_korean_message(srv):
+    r = validate(srv, uniq("NOPE"), headers={"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"})
+    j = invalid(r, "code_not_found")
+    assert HANGUL.search(j["message"]), "Accept-Language ko: message not Korean: %r" % j["message"]
+    r = validate(srv, uniq("NOPE"))
+    j = invalid(r, "code_not_found")
+    assert not HANGUL.search(j["message"]), "default message should be English: %r" % j["message"]
+    r = validate(srv, uniq("NOPE"), headers={"Accept-Language": "en-US"})
+    assert not HANGUL.search(invalid(r, "code_not_found")["message"])
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+def test_invalid_format(srv):
+    for code in ("BAD!CODE", "%%%", "코드", "x" * 65, "---"):
+        invalid(validate(srv, code), "invalid_format", what="code %r" % code)
+
+
+def test_code_not_found(srv):
+    invalid(validate(srv, uniq("NOPE")), "code_not_found")
+
+
+def test_code_disabled(srv):
+    _, code = campaign_with_code(srv)
+    expect(srv.request("POST", "/v1/codes/%s/disable" % code), 200)
+    invalid(validate(srv, code), "code_disabled")
+
+
+def test_code_redeemed(srv):
+    _, code = campaign_with_code(srv)
+    expect(redeem(srv, code), 201)
+    invalid(validate(srv, code), "code_redeemed")
+
+
+def test_code_expired_after_end(srv):
+    c, code = campaign_with_code(srv)
+    expect(srv.request("POST", "/v1/campaigns/%s/end" % c["id"]), 200)
+    invalid(validate(srv, code), "code_expired")
+
+
+def test_code_expired_after_window(srv):
+    _, code = campaign_with_code(srv, starts_at="2020-01-01T00:00:00Z", ends_at="2020-12-31T23:59:59Z")
+    invalid(validate(srv, code), "code_expired")
+
+
+def test_code_expired_by_its_own_expiry(srv):
+    c = create_campaign(srv)
+    code = uniq("EXP")
+    r = srv.request("POST", "/v1/campaigns/%s/codes/import" % c["id"],
+                    raw=("code,customer_id,max_uses,expires_at\n%s,,1,2021-01-01T00:00:00Z\n" % code).encode(),
+                    headers={"Content-Type": "text/csv"})
+    assert expect(r, 200)["imported"] == 1, show(r)
+    invalid(validate(srv, code), "code_expired")
+    assert get_code(srv, code)["state"] == "expired"
+
+
+def test_code_not_yet_valid(srv):
+    _, code = campaign_with_code(srv, starts_at=rfc3339(time.time() + 30 * 86400))
+    invalid(validate(srv, code), "code_not_yet_valid")
+
+
+def test_campaign_inactive_when_paused(srv):
+    c, code = campaign_with_code(srv)
+    expect(srv.request("POST", "/v1/campaigns/%s/pause" % c["id"]), 200)
+    invalid(validate(srv, code), "campaign_inactive")
+    expect(srv.request("POST", "/v1/campaigns/%s/resume" % c["id"]), 200)
+    valid(validate(srv, code), "after resume")
+
+
+def test_campaign_inactive_when_draft(srv):
+    c, code = campaign_with_code(srv, status="draft")
+    invalid(validate(srv, code), "campaign_inactive")
+
+
+def test_campaign_limit_reached(srv):
+    c = create_campaign(srv, limits={"max_redemptions": 1})
+    a = add_code(srv, c["id"])["code"]
+    b = add_code(srv, c["id"])["code"]
+    expect(redeem(srv, a), 201)
+    invalid(validate(srv, b), "campaign_limit_reached")
+
+
+def test_budget_exhausted(srv):
+    c = create_campaign(srv, discount={"type": "fixed", "amount": 1000}, limits={"max_discount_total": 1000})
+    a = add_code(srv, c["id"])["code"]
+    b = add_code(srv, c["id"])["code"]
+    expect(redeem(srv, a), 201)
+    invalid(validate(srv, b), "budget_exhausted")
+
+
+def test_budget_that_this_order_would_overrun(srv):
+    c = create_campaign(srv, discount={"type": "fixed", "amount": 1000}, limits={"max_discount_total": 1500})
+    a = add_code(srv, c["id"])["code"]
+    b = add_code(srv, c["id"])["code"]
+    expect(redeem(srv, a), 201)
+    invalid(validate(srv, b, 10000), "budget_exhausted")
+    j = valid(validate(srv, b, 500), "a 500 discount still fits the 1500 budget")
+    assert j["discount"]["amount"] == 500
+
+
+def test_customer_limit_reached(srv):
+    c = create_campaign(srv, limits={"per_customer": 1})
+    a = add_code(srv, c["id"])["code"]
+    b = add_code(srv, c["id"])["code"]
+    expect(redeem(srv, a, customer_id="u1"), 201)
+    invalid(validate(srv, b, customer_id="u1"), "customer_limit_reached")
+    valid(validate(srv, b, customer_id="u2"), "another customer")
+
+
+def test_customer_required(srv):
+    _, code = campaign_with_code(srv, limits={"per_customer": 1})
+    invalid(validate(srv, code), "customer_required")
+    valid(validate(srv, code, customer_id="u1"))
+
+
+def test_code_assigned_to_other_customer(srv):
+    c = create_campaign(srv)
+    r = srv.request("POST", "/v1/campaigns/%s/issue" % c["id"], {"customer_id": "u1"})
+    code = expect(r, 201, "issue to u1")["code"]
+    invalid(validate(srv, code, customer_id="u2"), "code_assigned_to_other_customer")
+    invalid(validate(srv, code), "customer_required")
+    valid(validate(srv, code, customer_id="u1"), "the owner")
+
+
+def test_customer_not_eligible_segments(srv):
+    _, code = campaign_with_code(srv, rules={"segments": ["vip"]})
+    invalid(validate(srv, code, customer_id="u1"), "customer_not_eligible")
+
+
+def test_customer_not_eligible_first_order_only(srv):
+    _, code = campaign_with_code(srv, rules={"first_order_only": True})
+    invalid(validate(srv, code, customer_id="u1"), "customer_not_eligible")
+
+
+def test_min_order_not_met(srv):
+    _, code = campaign_with_code(srv, rules={"min_order_amount": 30000})
+    invalid(validate(srv, code, 29999), "min_order_not_met")
+    valid(validate(srv, code, 30000), "exactly the minimum")
+
+
+def test_no_eligible_items(srv):
+    _, code = campaign_with_code(srv, rules={"categories": ["outer"]})
+    items = [{"sku": "b", "category": "shoes", "price": 30000, "quantity": 1}]
+    invalid(validate(srv, code, 30000, items=items), "no_eligible_items")
+
+
+def test_currency_mismatch(srv):
+    _, code = campaign_with_code(srv)
+    invalid(validate(srv, code, currency="USD"), "currency_mismatch")
+    valid(validate(srv, code, currency="KRW"))
+
+
+# --- malformed requests ------------------------------------------------------------------------
+
+def test_malformed_body_is_400(srv):
+    r = srv.request("POST", "/v1/validate", raw=b"{not json")
+    expect_error(r, 400, "bad_request")
+    r = srv.request("POST", "/v1/validate", {"order": {"amount": 1}})
+    expect_error(r, 400, "bad_request", field="code", what="no code")
+    r = srv.request("POST", "/v1/validate", {"code": "ABC"})
+    expect_error(r, 400, "bad_request", field="order", what="no order")
+    r = srv.request("POST", "/v1/validate", {"code": "ABC", "order": {"amount": "5000"}})
+    expect_error(r, 400, "bad_request", field="order.amount", what="string amount")
+    r = srv.request("POST", "/v1/validate", {"code": "ABC", "order": {"amount": -1}})
+    expect_error(r, 400, "bad_request", field="order.amount", what="negative amount")
+    r = srv.request("POST", "/v1/validate", {"code": 123, "order": {"amount": 1}})
+    expect_error(r, 400, "bad_request", field="code", what="numeric code")
+    r = srv.request("POST", "/v1/validate", {"code": "ABC", "order": {"amount": 1, "items": [{"sku": "a"}]}})
+    expect_error(r, 400, "bad_request", field="order.items", what="item without price")
+    r = srv.request("POST", "/v1/validate", [1, 2])
+    expect_error(r, 400, "bad_request", what="array body")

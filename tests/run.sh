@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs every test of promo and ends with one line CI reads:
+#   N passed, N failed
+# 1. unit tests (cmocka), plain and under ASan/UBSan;
+# 2. the black-box API suite against build/promo, then against the
+#    sanitizer build (any sanitizer report, leaks included, fails the run);
+# 3. the CLI scenario.
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n== %s\n' "$*"; }
+
+# Adds the counts of a runner's closing "N passed, N failed" line.
+count_summary() { # name logfile exit
+  local line p f
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1)); failures+=("$1 (no summary, exit $3)"); return
+  fi
+  p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" != 0 ] && failures+=("$1: $f failed")
+  [ "$f" = 0 ] && [ "$3" != 0 ] && { failed=$((failed + 1)); failures+=("$1 exited $3"); }
+  return 0
+}
+
+note "unit tests"
+for t in build/tests/test_* build/tests-san/test_*; do
+  [ -x "$t" ] || continue
+  log=$(mktemp)
+  "$t" >"$log" 2>&1; rc=$?
+  p=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -oE '\[  FAILED  \] [0-9]+' "$log" | awk '{s+=$4} END {print s+0}')
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '%-40s %3d passed %3d failed\n' "$t" "$p" "$f"
+  if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
+    cat "$log"; failures+=("$t")
+    [ "$f" = 0 ] && failed=$((failed + 1))
+  fi
+  rm -f "$log"
+done
+
+run_api() { # label binary [extra env]
+  local log rc
+  log=$(mktemp)
+  note "API tests: $1"
+  env PROMO_BIN="$2" "${@:3}" python3 tests/api/run.py 2>&1 | tee "$log" | grep -E '^(FAIL|ok  |note)' | grep -v '^ok' || true
+  rc=${PIPESTATUS[0]}
+  tail -1 "$log"
+  count_summary "api ($1)" "$log" "$rc"
+  rm -f "$log"
+}
+
+run_api "release build" build/promo
+
+sanlogs=$(mktemp -d)
+run_api "ASan+UBSan build" build/san/promo \
+  ASAN_OPTIONS="detect_leaks=1:log_path=$sanlogs/asan:abort_on_error=0" \
+  UBSAN_OPTIONS="print_stacktrace=1:log_path=$sanlogs/ubsan" PROMO_TIME_SCALE=3
+if ls "$sanlogs"/* >/dev/null 2>&1; then
+  note "sanitizer reports"
+  head -60 "$sanlogs"/*
+  failed=$((failed + 1)); failures+=("sanitizer reports in the API run")
+else
+  echo "no sanitizer reports"; passed=$((passed + 1))
+fi
+rm -rf "$sanlogs"
+
+if [ -x tests/cli/test_cli.sh ]; then
+  note "CLI tests"
+  log=$(mktemp)
+  PROMO_BIN=build/promo tests/cli/test_cli.sh >"$log" 2>&1; rc=$?
+  grep -vE '^ok' "$log" | tail -20
+  count_summary "cli" "$log" "$rc"
+  rm -f "$log"
+fi
+
+note "summary"
+for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
