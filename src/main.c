@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "cli/cli.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -89,6 +90,5 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc, argv);
-    serve_usage();
-    return 2;
+    return cli_main(argc, argv);
 }

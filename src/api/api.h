@@ -109,6 +109,7 @@ void api_code_get(struct api_req *r, struct api_resp *w);
 void api_code_disable(struct api_req *r, struct api_resp *w);
 void api_code_issue(struct api_req *r, struct api_resp *w);
 void api_job_get(struct api_req *r, struct api_resp *w);
+void api_events_list(struct api_req *r, struct api_resp *w);
 
 void api_validate(struct api_req *r, struct api_resp *w);
 void api_redeem(struct api_req *r, struct api_resp *w);

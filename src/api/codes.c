@@ -378,7 +378,7 @@ struct export_stream {
     struct api_ctx *ctx;
     char campaign_id[PROMO_ID_MAX];
     char *state;
-    char after[CODEFMT_KEY_MAX + 1];
+    int64_t after;
     bool started, last_page;
     char *buf;
     size_t len, pos;
@@ -420,10 +420,12 @@ static bool export_fill(struct export_stream *x)
     struct arena a = {0};
     struct code_info *v;
     size_t n;
-    const char *next;
-    if (store_codes_list(x->ctx->st, &a, x->campaign_id, x->state, x->after[0] ? x->after : NULL, 1000,
-                         x->now, &v, &n, &next) != PROMO_OK) {
-        next = NULL;
+    int64_t next;
+    if (store_codes_list(x->ctx->st, &a, x->campaign_id, x->state, x->after, 1000, x->now, &v, &n, &next) !=
+        PROMO_OK) {
+        /* The status line is sent already: end the body early; the client
+         * sees a short CSV rather than a false complete one. */
+        next = 0;
         n = 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -441,7 +443,7 @@ static bool export_fill(struct export_stream *x)
         fprintf(f, "%lld,%s,%s,%s\n", (long long)v[i].k.uses, v[i].state, issued, expires);
     }
     if (next)
-        snprintf(x->after, sizeof x->after, "%s", next);
+        x->after = next;
     else
         x->last_page = true;
     arena_free(&a);
@@ -496,19 +498,20 @@ void api_codes_list(struct api_req *r, struct api_resp *w)
     if (format && strcmp(format, "json") != 0)
         return api_error(w, PROMO_BAD_REQUEST, "format must be json or csv");
     const char *cursor = r->query(r->qctx, "cursor");
-    char key[CODEFMT_KEY_MAX + 1];
-    if (cursor && codefmt_normalize(cursor, strlen(cursor), key) != PROMO_OK)
+    if (cursor && (!*cursor || strlen(cursor) > 18 || strspn(cursor, "0123456789") != strlen(cursor)))
         return api_error(w, PROMO_BAD_REQUEST, "cursor is not one this server gave out");
     struct code_info *v;
     size_t n;
-    const char *next;
-    rc = store_codes_list(r->ctx->st, r->a, c.id, state, cursor ? key : NULL, limit, r->now, &v, &n, &next);
+    int64_t next;
+    rc = store_codes_list(r->ctx->st, r->a, c.id, state, cursor ? strtoll(cursor, NULL, 10) : 0, limit, r->now,
+                          &v, &n, &next);
     if (rc != PROMO_OK)
         return api_store_error(w, rc, "campaign");
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, api_code_json(&v[i]));
-    api_json(w, 200, json_pack("{s:o, s:o}", "data", data, "next_cursor", next ? json_string(next) : json_null()));
+    api_json(w, 200, json_pack("{s:o, s:o}", "data", data, "next_cursor",
+                               next ? json_string(arena_printf(r->a, "%lld", (long long)next)) : json_null()));
 }
 
 /* ---- one code -------------------------------------------------------------------- */

@@ -36,6 +36,18 @@ void api_metrics(struct api_req *r, struct api_resp *w)
     COUNTER("reservations_total", "Reservations answered.", reservations);
     COUNTER("codes_generated_total", "Codes generated.", codes_generated);
 #undef COUNTER
+    uint64_t batches, ops, busy, commit;
+    store_writer_stats(c->st, &batches, &ops, &busy, &commit);
+    fprintf(f, "# HELP promo_store_commits_total Write transactions committed by the group-commit writer.\n"
+               "# TYPE promo_store_commits_total counter\npromo_store_commits_total %llu\n"
+               "# HELP promo_store_writes_total Write operations run inside those commits.\n"
+               "# TYPE promo_store_writes_total counter\npromo_store_writes_total %llu\n",
+            (unsigned long long)batches, (unsigned long long)ops);
+    fprintf(f, "# HELP promo_store_writer_busy_seconds_total Time the writer spent in batches.\n"
+               "# TYPE promo_store_writer_busy_seconds_total counter\npromo_store_writer_busy_seconds_total %.6f\n"
+               "# HELP promo_store_commit_seconds_total Of that, time in COMMIT (fsync).\n"
+               "# TYPE promo_store_commit_seconds_total counter\npromo_store_commit_seconds_total %.6f\n",
+            busy / 1e9, commit / 1e9);
     fprintf(f, "# HELP promo_uptime_seconds Seconds since the server started.\n# TYPE promo_uptime_seconds gauge\n"
                "promo_uptime_seconds %lld\n", (long long)(time_now() - c->started_at));
     fclose(f);

@@ -8,7 +8,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define JOB_CHUNK 20000
+#define JOB_CHUNK 50000
 
 struct api_jobs {
     pthread_t thread;

@@ -141,6 +141,10 @@ int cli_send(struct cli *c, const char *method, const char *path, const char *bo
 int cli_call(struct cli *c, const char *method, const char *path, const json_t *body,
              const char *const *headers, struct cli_answer *ans);
 
+/* cli_call with the body already as JSON text (sent byte for byte). */
+int cli_call_text(struct cli *c, const char *method, const char *path, const char *body,
+                  const char *const *headers, struct cli_answer *ans);
+
 /* Prints the refusal in the answer on stderr (and its JSON with --json). */
 int cli_refused(struct cli *c, const struct cli_answer *ans);
 

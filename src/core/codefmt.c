@@ -9,6 +9,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 __extension__ typedef unsigned __int128 uwide;
@@ -250,4 +251,26 @@ void codefmt_render(const struct codegen *g, codefmt_rand_fn rnd, char out[PROMO
             out[i] = g->pattern[i];
     }
     out[i] = '\0';
+}
+
+static int char_cmp(const void *a, const void *b)
+{
+    return *(const unsigned char *)a - *(const unsigned char *)b;
+}
+
+void codefmt_shape(const struct codegen *g, char pattern[PROMO_CODE_MAX + 1], char charset[128])
+{
+    size_t n = 0;
+    for (const char *p = g->pattern; *p && n < PROMO_CODE_MAX; p++) {
+        if (*p == '-' || *p == ' ' || *p == '\t')
+            continue;
+        pattern[n++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+    }
+    pattern[n] = 0;
+    size_t m = strlen(g->charset);
+    if (m > 127)
+        m = 127;
+    memcpy(charset, g->charset, m);
+    charset[m] = 0;
+    qsort(charset, m, 1, char_cmp);
 }

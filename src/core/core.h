@@ -81,6 +81,12 @@ enum promo_err codefmt_prepare(struct codegen *g, const char *pattern, int64_t l
                                const char *prefix, const char *postfix, const char *charset,
                                const char **field, const char **why);
 
+/* The shape a guesser sees: the pattern as a lookup key (upper case,
+ * spaces and dashes dropped, '#' kept) and the charset sorted. Patterns
+ * that differ only in dashes or charset order share one keyspace, so the
+ * keyspace guard counts them together. Both outputs are NUL-terminated. */
+void codefmt_shape(const struct codegen *g, char pattern[PROMO_CODE_MAX + 1], char charset[128]);
+
 /* log10 of the number of distinct strings the pattern can make. */
 double codefmt_log10_keyspace(const struct codegen *g);
 /* PROMO_OK if `total_valid` codes of this shape keep at least 10^6 possible

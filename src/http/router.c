@@ -25,6 +25,7 @@ static const struct route routes[] = {
     {"GET", "/v1/codes/*", api_code_get, 1, JSON_MAX},
     {"POST", "/v1/codes/*/disable", api_code_disable, 1, JSON_MAX},
     {"GET", "/v1/jobs/*", api_job_get, 1, JSON_MAX},
+    {"GET", "/v1/events", api_events_list, 1, JSON_MAX},
     {"POST", "/v1/validate", api_validate, 1, JSON_MAX},
     {"POST", "/v1/redemptions", api_redeem, 1, JSON_MAX},
     {"GET", "/v1/redemptions", api_redemption_list, 1, JSON_MAX},

@@ -36,6 +36,62 @@ enum promo_err event_log(struct conn *c, const char *type, int64_t at, const cha
     return step_done(c, s);
 }
 
+#define EVENT_COLS "seq, at, id, type, campaign_id, code_key, customer_id, order_id, subject_id, reason, data"
+static const char SQL_EVENTS_ALL[] =
+    "SELECT " EVENT_COLS " FROM events WHERE seq > ?3 AND ?1 IS NULL AND (?2 IS NULL OR type = ?2)"
+    " ORDER BY seq LIMIT ?4";
+static const char SQL_EVENTS_CAMPAIGN[] =
+    "SELECT " EVENT_COLS " FROM events WHERE campaign_id = ?1 AND seq > ?3 AND (?2 IS NULL OR type = ?2)"
+    " ORDER BY seq LIMIT ?4";
+static const char SQL_EVENTS_TYPE[] =
+    "SELECT " EVENT_COLS " FROM events WHERE type = ?2 AND ?1 IS NULL AND seq > ?3 ORDER BY seq LIMIT ?4";
+
+enum promo_err store_events_list(struct store *st, struct arena *a, const char *campaign_id,
+                                 const char *type, int64_t after_seq, int limit, struct event **out,
+                                 size_t *n, int64_t *next_seq)
+{
+    *n = 0;
+    *next_seq = 0;
+    struct conn *c = reader_get(st);
+    if (!c)
+        return PROMO_UNAVAILABLE;
+    /* One statement per filter so each uses its index. */
+    const char *sql = campaign_id ? SQL_EVENTS_CAMPAIGN : type ? SQL_EVENTS_TYPE : SQL_EVENTS_ALL;
+    sqlite3_stmt *s = conn_stmt(c, sql);
+    if (!s) {
+        reader_put(st, c);
+        return PROMO_INTERNAL;
+    }
+    bind_text(s, 1, campaign_id);
+    bind_text(s, 2, type);
+    bind_i64(s, 3, after_seq);
+    bind_i64(s, 4, limit + 1);
+    *out = arena_alloc(a, sizeof(struct event) * (size_t)(limit + 1));
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((int)*n == limit) {
+            *next_seq = (*out)[*n - 1].seq;
+            break;
+        }
+        struct event *e = &(*out)[(*n)++];
+        e->seq = sqlite3_column_int64(s, 0);
+        e->at = sqlite3_column_int64(s, 1);
+        e->id = col_text(s, 2, a);
+        e->type = col_text(s, 3, a);
+        e->campaign_id = col_text(s, 4, a);
+        e->code_key = col_text(s, 5, a);
+        e->customer_id = col_text(s, 6, a);
+        e->order_id = col_text(s, 7, a);
+        e->subject_id = col_text(s, 8, a);
+        e->reason = col_text(s, 9, a);
+        e->data = col_text(s, 10, a);
+    }
+    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "events list");
+    sqlite3_reset(s);
+    reader_put(st, c);
+    return rc;
+}
+
 /* ---- campaign rows ------------------------------------------------------- */
 
 #define CAMPAIGN_COLS                                                                              \

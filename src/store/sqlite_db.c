@@ -114,7 +114,7 @@ static struct conn *conn_open(const char *path, int writer, char *err, size_t er
     /* WAL: readers never wait for the writer. synchronous=FULL on the writer:
      * a commit returns only when the WAL is fsynced, so a 201 is durable. */
     const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+                                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144;"
                                    "PRAGMA wal_autocheckpoint=4000;"
                                  : "PRAGMA cache_size=-16384; PRAGMA query_only=1;";
     if (conn_exec(c, pragmas) != 0) {
@@ -208,6 +208,25 @@ fail:
 
 /* ---- the writer: group commit ------------------------------------------- */
 
+static const char SQL_SAVEPOINT[] = "SAVEPOINT op";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO op";
+static const char SQL_RELEASE[] = "RELEASE op";
+
+/* Runs a cached statement without results: 0 or -1 (logged). */
+static int conn_step(struct conn *c, const char *sql)
+{
+    sqlite3_stmt *s = conn_stmt(c, sql);
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_error("store: %s: %s", sql, sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
 /* Takes everything queued (up to a batch), runs it in one transaction with a
  * savepoint per op, commits once, then wakes the callers. A caller is thus
  * answered only after the commit holding its row is durable, and one
@@ -215,6 +234,7 @@ fail:
 static void writer_batch(struct store *st, struct wop *batch)
 {
     struct conn *c = st->writer_conn;
+    int64_t t0 = time_mono_ns();
     int ok = conn_exec(c, "BEGIN IMMEDIATE") == 0;
     if (ok)
         sweep_holds(c, time_now());
@@ -223,22 +243,26 @@ static void writer_batch(struct store *st, struct wop *batch)
             w->rc = PROMO_INTERNAL;
             continue;
         }
-        if (conn_exec(c, "SAVEPOINT op") != 0) {
+        if (conn_step(c, SQL_SAVEPOINT) != 0) {
             w->rc = PROMO_INTERNAL;
             continue;
         }
         w->rc = w->fn(st, c, w->arg);
         if (w->rc == PROMO_INTERNAL)
-            conn_exec(c, "ROLLBACK TO op");
-        conn_exec(c, "RELEASE op");
+            conn_step(c, SQL_ROLLBACK_TO);
+        conn_step(c, SQL_RELEASE);
     }
+    int64_t t1 = time_mono_ns();
     if (ok && conn_exec(c, "COMMIT") != 0) {
         conn_exec(c, "ROLLBACK");
         for (struct wop *w = batch; w; w = w->next)
             w->rc = PROMO_INTERNAL;
     }
+    int64_t t2 = time_mono_ns();
     pthread_mutex_lock(&st->wlock);
     st->batches++;
+    st->busy_ns += (uint64_t)(t2 - t0);
+    st->commit_ns += (uint64_t)(t2 - t1);
     struct wop *w = batch;
     while (w) {
         struct wop *next = w->next;
@@ -247,11 +271,13 @@ static void writer_batch(struct store *st, struct wop *batch)
             w->free_arg(w->arg);
             free(w);
         } else {
+            /* Wake exactly this caller: a broadcast would wake every waiter
+             * of every later batch too. */
             w->done = 1;
+            pthread_cond_signal(w->cv);
         }
         w = next;
     }
-    pthread_cond_broadcast(&st->donecv);
     pthread_mutex_unlock(&st->wlock);
 }
 
@@ -312,7 +338,8 @@ static void writer_enqueue(struct store *st, struct wop *w)
 
 enum promo_err writer_run(struct store *st, wop_fn fn, void *arg)
 {
-    struct wop w = {.fn = fn, .arg = arg};
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    struct wop w = {.fn = fn, .arg = arg, .cv = &cv};
     pthread_mutex_lock(&st->wlock);
     if (st->stopping) {
         pthread_mutex_unlock(&st->wlock);
@@ -320,8 +347,9 @@ enum promo_err writer_run(struct store *st, wop_fn fn, void *arg)
     }
     writer_enqueue(st, &w);
     while (!w.done)
-        pthread_cond_wait(&st->donecv, &st->wlock);
+        pthread_cond_wait(&cv, &st->wlock);
     pthread_mutex_unlock(&st->wlock);
+    pthread_cond_destroy(&cv);
     return w.rc;
 }
 
@@ -356,6 +384,13 @@ enum promo_err store_open(const char *url, struct store **out, char *err, size_t
     }
     if (strncmp(url, "sqlite:", 7) == 0)
         url += 7;
+    /* Each connection is used by one thread at a time (the writer's by the
+     * writer, readers through the pool), so SQLite's per-connection mutexes
+     * are not needed; and memory statistics would take a global mutex on
+     * every allocation. Both can only be set before SQLite initialises;
+     * a second store in the same process keeps the first one's settings. */
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (sqlite3_threadsafe() == 0) {
         snprintf(err, errlen, "SQLite was built without thread support");
         return PROMO_INTERNAL;
@@ -369,7 +404,6 @@ enum promo_err store_open(const char *url, struct store **out, char *err, size_t
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_mutex_init(&st->wlock, NULL);
     pthread_cond_init(&st->wcv, NULL);
-    pthread_cond_init(&st->donecv, NULL);
     st->writer_conn = conn_open(st->path, 1, err, errlen);
     if (!st->writer_conn || migrate(st->writer_conn, err, errlen) != 0) {
         store_close(st);
@@ -407,7 +441,6 @@ void store_close(struct store *st)
     pthread_mutex_destroy(&st->pool_lock);
     pthread_mutex_destroy(&st->wlock);
     pthread_cond_destroy(&st->wcv);
-    pthread_cond_destroy(&st->donecv);
     free(st->path);
     free(st);
 }
@@ -423,4 +456,15 @@ enum promo_err store_ping(struct store *st)
         sqlite3_reset(s);
     reader_put(st, c);
     return rc;
+}
+
+void store_writer_stats(struct store *st, uint64_t *batches, uint64_t *ops, uint64_t *busy_ns,
+                        uint64_t *commit_ns)
+{
+    pthread_mutex_lock(&st->wlock);
+    *batches = st->batches;
+    *ops = st->ops;
+    *busy_ns = st->busy_ns;
+    *commit_ns = st->commit_ns;
+    pthread_mutex_unlock(&st->wlock);
 }

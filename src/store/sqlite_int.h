@@ -30,6 +30,7 @@ struct wop {
     void *arg;
     enum promo_err rc;
     int done;
+    pthread_cond_t *cv; /* the waiting caller's; NULL for posted ops */
     void (*free_arg)(void *); /* asynchronous ops: freed after the commit */
     struct wop *next;
 };
@@ -44,11 +45,11 @@ struct store {
     pthread_t writer;
     pthread_mutex_t wlock;
     pthread_cond_t wcv;    /* work arrived */
-    pthread_cond_t donecv; /* a batch committed */
     struct wop *qhead, *qtail;
     int qlen;
     int stopping;
     uint64_t batches, ops; /* for metrics */
+    uint64_t busy_ns, commit_ns; /* writer time in batches, and in COMMIT (fsync) */
 };
 
 /* ---- connections --------------------------------------------------------- */

@@ -475,9 +475,25 @@ struct use_args {
     struct use_result *res;
 };
 
-static const char SQL_IDEM_GET[] = "SELECT request_hash, redemption_id FROM idempotency_keys WHERE idem_key = ?";
+static const char SQL_IDEM_GET[] =
+    "SELECT request_hash, redemption_id, refusal FROM idempotency_keys WHERE idem_key = ?";
 static const char SQL_IDEM_PUT[] =
-    "INSERT INTO idempotency_keys (idem_key, request_hash, redemption_id, created_at) VALUES (?,?,?,?)";
+    "INSERT INTO idempotency_keys (idem_key, request_hash, redemption_id, refusal, created_at) VALUES (?,?,?,?,?)";
+
+/* Remembers the answer given to an Idempotency-Key. */
+static enum promo_err idem_put(struct conn *c, const struct use_req *r, const char *redemption_id,
+                               const char *refusal)
+{
+    sqlite3_stmt *s = conn_stmt(c, SQL_IDEM_PUT);
+    if (!s)
+        return PROMO_INTERNAL;
+    bind_text(s, 1, r->idem_key);
+    bind_text(s, 2, r->request_hash);
+    bind_text(s, 3, redemption_id);
+    bind_text(s, 4, refusal);
+    bind_i64(s, 5, r->now);
+    return step_done(c, s);
+}
 
 static void result_from_redemption(struct use_result *res, const struct redemption *red)
 {
@@ -508,9 +524,16 @@ static enum promo_err op_redeem(struct store *st, struct conn *c, void *arg)
         bind_text(s, 1, r->idem_key);
         if (sqlite3_step(s) == SQLITE_ROW) {
             const char *hash = col_text(s, 0, ua->a), *rid = col_text(s, 1, ua->a);
+            const char *refusal = col_text(s, 2, ua->a);
             sqlite3_reset(s);
             if (strcmp(hash, r->request_hash) != 0)
                 return PROMO_CONFLICT;
+            if (refusal) {
+                enum promo_err why = promo_err_from_code(refusal);
+                res->replay = true;
+                res->v.reason = why == PROMO_ERR__COUNT ? PROMO_INTERNAL : why;
+                return (enum promo_err)res->v.reason;
+            }
             rc = redemption_read(c, ua->a, SQL_RED_BY_ID, rid, NULL, &red);
             if (rc != PROMO_OK)
                 return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc;
@@ -546,6 +569,8 @@ static enum promo_err op_redeem(struct store *st, struct conn *c, void *arg)
                 return rc;
             if (res->v.reason != PROMO_OK) {
                 rc = log_refusal(c, "redemption_refused", r, res);
+                if (rc == PROMO_OK && r->idem_key)
+                    rc = idem_put(c, r, NULL, promo_err_code(res->v.reason));
                 return rc == PROMO_OK ? (enum promo_err)res->v.reason : rc;
             }
             red.code = arena_strdup(ua->a, res->code);
@@ -568,16 +593,8 @@ static enum promo_err op_redeem(struct store *st, struct conn *c, void *arg)
             res->red = red;
         }
     }
-    if (r->idem_key) {
-        sqlite3_stmt *s = conn_stmt(c, SQL_IDEM_PUT);
-        if (!s)
-            return PROMO_INTERNAL;
-        bind_text(s, 1, r->idem_key);
-        bind_text(s, 2, r->request_hash);
-        bind_text(s, 3, res->red.id);
-        bind_i64(s, 4, r->now);
-        rc = step_done(c, s);
-    }
+    if (r->idem_key)
+        rc = idem_put(c, r, res->red.id, NULL);
     return rc;
 }
 

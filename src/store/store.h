@@ -73,6 +73,7 @@ struct code_info {
     struct code k;
     const char *state; /* active | redeemed | disabled | expired */
     const char *channel;
+    int64_t seq;       /* creation order within the store */
 };
 
 /* Generates `count` unique codes of shape `g` for a campaign in one
@@ -106,12 +107,12 @@ enum promo_err store_code_get(struct store *st, struct arena *a, const char *key
                               struct code_info *out);
 enum promo_err store_code_disable(struct store *st, struct arena *a, const char *key, int64_t now,
                                   struct code_info *out);
-/* A page of a campaign's codes ordered by key, after `after_key` (NULL:
- * from the start), filtered by state (NULL: all). *next is the key to
- * continue from, or NULL. */
+/* A page of a campaign's codes in creation order, after `after_seq` (0:
+ * from the start), filtered by state (NULL: all). *next_seq is the seq to
+ * continue after, or 0 at the end. */
 enum promo_err store_codes_list(struct store *st, struct arena *a, const char *campaign_id,
-                                const char *state, const char *after_key, int limit, int64_t now,
-                                struct code_info **out, size_t *n, const char **next);
+                                const char *state, int64_t after_seq, int limit, int64_t now,
+                                struct code_info **out, size_t *n, int64_t *next_seq);
 /* Gives a code of the campaign to a customer: an unassigned generated code
  * from the pool when there is one, else a new code of shape `g`. Limits
  * apply (max_issued, per_customer: a customer holds at most per_customer
@@ -218,9 +219,27 @@ enum promo_err store_job_update(struct store *st, const char *id, int64_t done, 
 /* Jobs still `running` (after a restart: to resume). */
 enum promo_err store_job_list_running(struct store *st, struct arena *a, struct job **out, size_t *n);
 
+/* ---- the event log ------------------------------------------------------- */
+struct event {
+    int64_t seq, at;
+    const char *id, *type, *campaign_id, *code_key, *customer_id, *order_id, *subject_id, *reason;
+    const char *data; /* a JSON object as text */
+};
+/* Events in log order after `after_seq` (0: from the start), filtered by
+ * campaign and/or type (NULL: any). *next_seq is the seq to continue
+ * after, or 0 at the end. */
+enum promo_err store_events_list(struct store *st, struct arena *a, const char *campaign_id,
+                                 const char *type, int64_t after_seq, int limit, struct event **out,
+                                 size_t *n, int64_t *next_seq);
+
 /* ---- maintenance --------------------------------------------------------- */
 /* Ends lapsed holds (gives their uses back, logs `reservation_expired`). */
 enum promo_err store_sweep(struct store *st, int64_t now);
+/* Counters of the group-commit writer since the store opened: batches
+ * committed, operations run (ops / batches = the average group size), wall
+ * time spent in batches and, of that, in COMMIT (the fsync). */
+void store_writer_stats(struct store *st, uint64_t *batches, uint64_t *ops, uint64_t *busy_ns,
+                        uint64_t *commit_ns);
 /* Health: the store answers a trivial query. */
 enum promo_err store_ping(struct store *st);
 

@@ -7,7 +7,37 @@ static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
 int util_rand_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
-uint32_t util_rand_uniform(uint32_t upper) { return randombytes_uniform(upper); }
+/* 4 KiB of CSPRNG output per refill: one getrandom() call serves a few
+ * hundred code characters. The buffer is per thread, never shared. */
+static _Thread_local unsigned char pool[4096];
+static _Thread_local size_t pool_pos = sizeof pool;
+
+static unsigned char pool_byte(void)
+{
+    if (pool_pos == sizeof pool) {
+        randombytes_buf(pool, sizeof pool);
+        pool_pos = 0;
+    }
+    unsigned char b = pool[pool_pos];
+    pool[pool_pos++] = 0; /* a used byte does not linger in memory */
+    return b;
+}
+
+uint32_t util_rand_uniform(uint32_t upper)
+{
+    if (upper < 2)
+        return 0;
+    if (upper > 256)
+        return randombytes_uniform(upper);
+    /* Rejection sampling: bytes at or above the largest multiple of `upper`
+     * are redrawn, so every value is exactly equally likely. */
+    unsigned limit = 256 - (256 % upper);
+    unsigned b;
+    do
+        b = pool_byte();
+    while (b >= limit);
+    return b % upper;
+}
 
 static void rand_chars(const char *prefix, size_t nchars, char *out, size_t outlen)
 {
@@ -19,7 +49,7 @@ static void rand_chars(const char *prefix, size_t nchars, char *out, size_t outl
     }
     memcpy(out, prefix, pl);
     for (size_t i = 0; i < nchars; i++)
-        out[pl + i] = b32[randombytes_uniform(32)];
+        out[pl + i] = b32[util_rand_uniform(32)];
     out[pl + nchars] = 0;
 }
 

@@ -7,7 +7,10 @@
 #include <stdint.h>
 
 int util_rand_init(void);
-/* Uniform integer in [0, upper): libsodium's randombytes_uniform. */
+/* Uniform integer in [0, upper) from the CSPRNG. Small bounds (≤ 256, the
+ * code charsets) draw from a per-thread buffer of randombytes_buf output
+ * with rejection sampling, so making a code costs no system call per
+ * character; larger bounds use randombytes_uniform. */
 uint32_t util_rand_uniform(uint32_t upper);
 /* "<prefix>" + 20 random lower-case base32 characters (100 bits), written
  * NUL-terminated into out (at least strlen(prefix) + 21 bytes). */

@@ -13,6 +13,7 @@ int64_t time_now(void);
 int64_t time_now_ms(void);
 /* Monotonic milliseconds, for durations. */
 int64_t time_mono_ms(void);
+int64_t time_mono_ns(void);
 
 /* Parses "2026-12-01T23:59:59+09:00" / "...Z" / with fractional seconds
  * (dropped). An offset is required. Returns 0 and *out, or -1. */

@@ -134,7 +134,18 @@ def _headers_for(srv, body_bytes, headers, token, raw):
 
 
 def _read(conn, method, path, body_bytes, h):
-    conn.request(method, path, body=body_bytes, headers=h)
+    try:
+        conn.request(method, path, body=body_bytes, headers=h)
+    except (BrokenPipeError, ConnectionResetError) as e:
+        # The server may answer (413...) and close before reading the whole
+        # body: read the answer it sent, if any.
+        try:
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            raise e
+        data = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        return Response(resp.status, resp.reason, hdrs, data), resp
     resp = conn.getresponse()
     data = resp.read()
     hdrs = {k.lower(): v for k, v in resp.getheaders()}
@@ -152,6 +163,7 @@ class Server:
         self.host = "127.0.0.1"
         self.token = token or ("t" + secrets.token_hex(20))
         self.extra_env = dict(extra_env or {})
+        self.bootstrap = True  # False: start without PROMO_BOOTSTRAP_TOKEN
         self.proc = None
         self.expected_dead = False
         self.starts = 0
@@ -165,7 +177,9 @@ class Server:
             raise RuntimeError("server binary %s does not exist (set PROMO_BIN or run make)" % self.bin)
         timeout = timeout if timeout is not None else 20.0 * time_scale()
         env = dict(os.environ)
-        env["PROMO_BOOTSTRAP_TOKEN"] = self.token
+        env.pop("PROMO_BOOTSTRAP_TOKEN", None)
+        if self.bootstrap:
+            env["PROMO_BOOTSTRAP_TOKEN"] = self.token
         env.pop("PROMO_DB", None)
         env.pop("PROMO_LISTEN", None)
         env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")

@@ -372,3 +372,62 @@ def test_list_bad_limit_or_cursor(srv):
         assert r.status in (200, 400), "GET /v1/campaigns?%s: %s" % (q, show(r))
         if r.status == 400:
             expect_error(r, 400, "bad_request", what=q)
+
+
+# --- bootstrap tokens ------------------------------------------------------------------------
+
+def test_bootstrap_token_persists_without_the_variable(srv):
+    c = create_campaign(srv)
+    srv.stop()
+    srv.bootstrap = False
+    try:
+        srv.start()
+        r = srv.request("GET", "/v1/campaigns/" + c["id"])
+        assert r.status == 200, "the bootstrap token is stored: after a restart without " \
+                                "PROMO_BOOTSTRAP_TOKEN it still works: %s" % show(r)
+    finally:
+        srv.bootstrap = True
+        srv.restart()
+
+
+def test_first_start_without_bootstrap_prints_a_token_once(srv):
+    import re
+    import harness
+    s = harness.Server()
+    s.bootstrap = False
+    try:
+        s.start()
+        err = s.stderr_all()
+        words = set(re.findall(r"[A-Za-z0-9_\-.~+/=:]{16,}", err))
+        works = [w for w in sorted(words, key=len, reverse=True)
+                 if s.request("GET", "/v1/campaigns", token=w).status == 200]
+        works = [w for w in works if not w.startswith("/")]
+        assert works, "no admin token printed on stderr at the first start; stderr:\n%s" % err[-2000:]
+        tok = works[0]
+        r = s.request("GET", "/v1/campaigns", token="x" + tok)
+        expect_error(r, 401, "unauthorized", what="a wrong token next to the printed one")
+        n = len(err)
+        s.restart()
+        later = s.stderr_all()[n:]
+        assert tok not in later, "the admin token is printed again at the second start"
+        assert s.request("GET", "/v1/campaigns", token=tok).status == 200, "the printed token is stored"
+    finally:
+        s.stop()
+        import shutil
+        shutil.rmtree(s.tmp, ignore_errors=True)
+
+
+def test_list_cursor_is_stable_while_campaigns_are_added(srv):
+    before = {c["id"] for c in all_campaigns(srv, limit=1000)}
+    seen, cursor, added = [], None, set()
+    while True:
+        q = "limit=2" + ("&cursor=" + urllib.parse.quote(cursor, safe="") if cursor else "")
+        j = expect(srv.request("GET", "/v1/campaigns?" + q), 200)
+        seen.extend(c["id"] for c in j["data"])
+        added.add(create_campaign(srv)["id"])
+        cursor = j["next_cursor"]
+        if cursor is None:
+            break
+        assert len(seen) < len(before) + 10 * len(added) + 100, "the listing never ends"
+    assert len(seen) == len(set(seen)), "a campaign was listed twice while others were added"
+    assert before <= set(seen), "campaigns missing: %r" % (before - set(seen))

@@ -120,6 +120,37 @@ def test_keyspace_guard_counts_the_whole_store(srv):
     assert len(list_codes(srv, a["id"])) == 6 and len(list_codes(srv, b["id"])) == 4
 
 
+def test_keyspace_guard_ignores_charset_order(srv):
+    """A charset is a set of characters: "9876543210" makes exactly the codes
+    "0123456789" makes, so both count against one keyspace."""
+    a = create_campaign(srv)
+    expect(gen(srv, a["id"], {"count": 10, "pattern": "3#######", "charset": "0123456789"}), 201)
+    r = gen(srv, a["id"], {"count": 1, "pattern": "3#######", "charset": "9876543210"})
+    expect_error(r, 422, "keyspace_too_small", what="an 11th code of the same 10^7 shape, charset reordered")
+    b = create_campaign(srv)
+    expect(gen(srv, b["id"], {"count": 10, "pattern": "Q#######", "charset": "ABCDEFGHJK"}), 201)
+    r = gen(srv, b["id"], {"count": 1, "pattern": "Q#######", "charset": "kjhgfedcba"})
+    expect_error(r, 422, "keyspace_too_small", what="same charset, lower case and reordered")
+
+
+def test_keyspace_guard_ignores_dashes(srv):
+    """Codes are matched with dashes ignored, so "####-###" and "#######" of
+    the same charset are one keyspace for a guesser: 10 codes of 10^7 in all."""
+    a = create_campaign(srv)
+    expect(gen(srv, a["id"], {"count": 10, "pattern": "5#######", "charset": "0123456789"}), 201)
+    r = gen(srv, a["id"], {"count": 1, "pattern": "5###-####", "charset": "0123456789"})
+    expect_error(r, 422, "keyspace_too_small", what="an 11th code whose key has the same shape (dash ignored)")
+    r = gen(srv, a["id"], {"count": 1, "length": 7, "prefix": "5-", "charset": "0123456789"})
+    expect_error(r, 422, "keyspace_too_small", what="the same shape in the length/prefix form")
+
+
+def test_keyspace_refused_before_a_job_starts(srv):
+    c = create_campaign(srv)
+    r = gen(srv, c["id"], {"count": 20000, "pattern": "7#########", "charset": "0123456789"})
+    expect_error(r, 422, "keyspace_too_small", what="20000 codes of 10^9 (max 1000)")
+    assert list_codes(srv, c["id"]) == []
+
+
 def test_generate_large_count_runs_as_job(srv):
     c = create_campaign(srv)
     r = gen(srv, c["id"], {"count": 10001})
@@ -133,6 +164,11 @@ def test_generate_large_count_runs_as_job(srv):
     assert stats(srv, c["id"])["issued"] == 10001
     codes = list_codes(srv, c["id"], limit=1000)
     assert len(codes) == 10001 and len({k["code"] for k in codes}) == 10001
+    r = srv.request("GET", "/v1/campaigns/%s/codes?format=csv" % c["id"])
+    assert r.status == 200, show(r)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 10001, "the CSV export of 10001 codes has %d rows" % len(rows)
+    assert {row["code"] for row in rows} == {k["code"] for k in codes}
 
 
 def test_generate_10000_is_synchronous(srv):
@@ -204,6 +240,17 @@ def test_chosen_code_bad_format(srv):
             assert r.err_code == "invalid_format", show(r)
         else:
             assert "code" in r.err_message, "the message names the field: %s" % show(r)
+
+
+def test_unlimited_round_trips_through_csv(srv):
+    a = create_campaign(srv)
+    u = add_code(srv, a["id"], max_uses=None)["code"]
+    r = srv.request("GET", "/v1/campaigns/%s/codes?format=csv" % a["id"])
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    text = "code,customer_id,max_uses,expires_at\nX%s,,%s,\n" % (u, rows[0]["max_uses"])
+    b = create_campaign(srv)
+    assert expect(import_csv(srv, b["id"], text), 200)["imported"] == 1
+    assert get_code(srv, "X" + u)["max_uses"] is None, "an exported unlimited code imports back unlimited"
 
 
 def test_chosen_code_with_count_is_400(srv):
@@ -452,3 +499,37 @@ def test_issue_with_segments_refuses_unknown_customer(srv):
     c = create_campaign(srv, rules={"segments": ["vip"]})
     r = srv.request("POST", "/v1/campaigns/%s/issue" % c["id"], {"customer_id": "u4"})
     expect_error(r, 422, "customer_not_eligible")
+
+
+def test_csv_export_quotes_fields(srv):
+    c = create_campaign(srv)
+    code = uniq("Q")
+    cust = 'a,b "c"'
+    text = 'code,customer_id,max_uses,expires_at\n%s,"a,b ""c""",2,\n' % code
+    j = expect(import_csv(srv, c["id"], text), 200)
+    assert j["imported"] == 1, j
+    assert get_code(srv, code)["customer_id"] == cust
+    r = srv.request("GET", "/v1/campaigns/%s/codes?format=csv" % c["id"])
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 1 and rows[0]["customer_id"] == cust and rows[0]["code"] == code, \
+        "CSV export must quote a customer_id with a comma and quotes: %r" % r.text
+
+
+def test_export_then_import_round_trip(srv):
+    a = create_campaign(srv)
+    made = {}
+    for i in range(4):
+        k = add_code(srv, a["id"], max_uses=i + 1)
+        made[k["code"]] = k
+    r = srv.request("GET", "/v1/campaigns/%s/codes?format=csv" % a["id"])
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["code", "customer_id", "max_uses", "expires_at"])
+    for row in rows:
+        w.writerow(["X" + row["code"], row["customer_id"], row["max_uses"], row["expires_at"]])
+    b = create_campaign(srv)
+    j = expect(import_csv(srv, b["id"], out.getvalue()), 200)
+    assert j == {"imported": 4, "rejected": []}, j
+    for code, k in made.items():
+        assert get_code(srv, "X" + code)["max_uses"] == k["max_uses"]

@@ -163,3 +163,138 @@ def test_redeem_and_rollback_race(srv):
     assert k["uses"] == len(ok(res[1:])), "uses %r vs %d successful racers" % (k, len(ok(res[1:])))
     standing = [x for x in list_redemptions(srv, campaign_id=c["id"]) if x["status"] == "succeeded"]
     assert len(standing) == k["uses"], standing
+
+
+@harness.timeout(180)
+def test_20_clients_rolling_back_one_redemption(srv):
+    c = create_campaign(srv)
+    code = add_code(srv, c["id"], max_uses=2)["code"]
+    a = expect(srv.request("POST", "/v1/redemptions", use_body(code, 10000)), 201)
+    expect(srv.request("POST", "/v1/redemptions", use_body(code, 10000)), 201)
+    res = race_requests(srv, 20, lambda i: ("POST", "/v1/redemptions/%s/rollback" % a["id"],
+                                            {"reason": "race"}, None))
+    assert sum(r.status == 200 for r in res) == 1, "exactly one rollback wins: %s" % summary(res)
+    assert all(r.status in (200, 409) for r in res), summary(res)
+    k = get_code(srv, code)
+    assert k["uses"] == 1, "one use given back, not more: %r" % k
+    s = stats(srv, c["id"])
+    assert s["redeemed"] == 1 and s["rolled_back"] == 1, s
+
+
+@harness.timeout(180)
+def test_20_clients_confirming_one_reservation(srv):
+    c = create_campaign(srv)
+    code = add_code(srv, c["id"], max_uses=5)["code"]
+    h = expect(srv.request("POST", "/v1/reservations", use_body(code, 10000)), 201)
+    res = race_requests(srv, 20, lambda i: ("POST", "/v1/reservations/%s/confirm" % h["id"], None, None))
+    assert all(r.status in (200, 201) for r in res), "every confirm returns the redemption: %s" % summary(res)
+    assert len({r.json["id"] for r in res}) == 1, "one redemption: %r" % {r.json["id"] for r in res}
+    assert get_code(srv, code)["uses"] == 1
+    assert stats(srv, c["id"])["redeemed"] == 1
+    assert len(list_redemptions(srv, campaign_id=c["id"])) == 1
+
+
+@harness.timeout(180)
+def test_confirm_and_release_race(srv):
+    c = create_campaign(srv)
+    codes = [add_code(srv, c["id"])["code"] for _ in range(10)]
+    holds = [expect(srv.request("POST", "/v1/reservations", use_body(k, 10000)), 201)["id"] for k in codes]
+
+    def make(i):
+        rid = holds[i // 2]
+        return ("POST", "/v1/reservations/%s/%s" % (rid, "confirm" if i % 2 == 0 else "release"), None, None)
+
+    res = race_requests(srv, 20, make)
+    confirmed = 0
+    for j in range(10):
+        conf, rel = res[2 * j], res[2 * j + 1]
+        won = (conf.status == 201) + (rel.status == 200)
+        assert won == 1, "confirm %s vs release %s of one hold: exactly one must win" % (show(conf), show(rel))
+        assert conf.status in (201, 409) and rel.status in (200, 409), (show(conf), show(rel))
+        k = get_code(srv, codes[j])
+        assert k["uses"] == (1 if conf.status == 201 else 0), "uses %r after confirm %d / release %d" % (
+            k, conf.status, rel.status)
+        confirmed += conf.status == 201
+    assert stats(srv, c["id"])["redeemed"] == confirmed
+
+
+@harness.timeout(180)
+def test_keyspace_guard_under_concurrent_generation(srv):
+    cs = [create_campaign(srv)["id"] for _ in range(4)]
+    body = {"count": 2, "pattern": "#######", "charset": "3456789012"}
+    res = race_requests(srv, 12, lambda i: ("POST", "/v1/campaigns/%s/codes" % cs[i % 4], body, None))
+    made = sum(r.status == 201 for r in res)
+    assert made == 5, "10 codes of a 10^7 shape fit, so 5 requests of 2 succeed: %s" % summary(res)
+    for r in res:
+        assert r.status == 201 or (r.status == 422 and r.err_code == "keyspace_too_small"), show(r)
+    total = sum(len(harness.list_codes(srv, cid)) for cid in cs)
+    assert total == 10, "codes of the shape in the store: %d" % total
+
+
+@harness.timeout(180)
+def test_max_issued_under_concurrent_generation(srv):
+    c = create_campaign(srv, limits={"max_issued": 50})
+    res = race_requests(srv, 20, lambda i: ("POST", "/v1/campaigns/%s/codes" % c["id"], {"count": 7}, None))
+    made = sum(r.status == 201 for r in res)
+    assert made == 7, "7 requests of 7 codes fit in max_issued 50: %s" % summary(res)
+    assert len(harness.list_codes(srv, c["id"])) == 49
+    assert stats(srv, c["id"])["issued"] == 49
+
+
+@harness.timeout(180)
+def test_same_chosen_code_from_20_clients(srv):
+    cs = [create_campaign(srv)["id"] for _ in range(2)]
+    code = uniq("SAME")
+    res = race_requests(srv, 20, lambda i: ("POST", "/v1/campaigns/%s/codes" % cs[i % 2],
+                                            {"code": code if i % 3 else code.lower(), "max_uses": 1}, None))
+    assert sum(r.status == 201 for r in res) == 1, "exactly one creates the code: %s" % summary(res)
+    for r in res:
+        assert r.status == 201 or (r.status == 409 and r.err_code == "conflict"), show(r)
+
+
+@harness.timeout(180)
+def test_issue_race_one_pooled_code_per_customer(srv):
+    c = create_campaign(srv, limits={"per_customer": 1})
+    expect(srv.request("POST", "/v1/campaigns/%s/codes" % c["id"], {"count": 5}), 201)
+    res = race_requests(srv, 20, lambda i: ("POST", "/v1/campaigns/%s/issue" % c["id"],
+                                            {"customer_id": "cust%d" % (i % 10)}, None))
+    oks = [r for r in res if r.status == 201]
+    assert len(oks) == 10, "10 customers, per_customer 1: %s" % summary(res)
+    for r in res:
+        assert r.status == 201 or (r.status == 422 and r.err_code == "customer_limit_reached"), show(r)
+    codes = [r.json["code"] for r in oks]
+    assert len(set(codes)) == 10, "a code was issued to two customers: %r" % codes
+    owners = {k["code"]: k["customer_id"] for k in harness.list_codes(srv, c["id"])}
+    assert sorted(owners[k] for k in codes) == sorted("cust%d" % i for i in range(10)), owners
+
+
+@harness.timeout(180)
+def test_percent_budget_race_never_overspends(srv):
+    c = create_campaign(srv, discount={"type": "percent", "percent": 10}, limits={"max_discount_total": 10000})
+    codes = [add_code(srv, c["id"])["code"] for _ in range(60)]
+    amounts = [(i * 7919) % 30000 + 1000 for i in range(60)]
+    res = race_requests(srv, 60, lambda i: post_redeem(use_body(codes[i], amounts[i], oid="race10-%d" % i)))
+    assert_only(res, {"budget_exhausted"}, "percent budget")
+    spent = sum(r.json["discount"]["amount"] for r in ok(res))
+    for i, r in enumerate(res):
+        if r.status == 201:
+            assert r.json["discount"]["amount"] == amounts[i] // 10, show(r)
+    assert spent <= 10000, "the budget 10000 was overspent: %d (%s)" % (spent, summary(res))
+    s = stats(srv, c["id"])
+    assert s["discount_total"] == spent and s["redeemed"] == len(ok(res)), (s, spent)
+
+
+@harness.timeout(180)
+def test_concurrent_patches_do_not_lose_updates(srv):
+    c = create_campaign(srv)
+    patches = [{"limits": {"max_redemptions": 11}}, {"limits": {"per_customer": 12}},
+               {"limits": {"max_discount_total": 13}}, {"limits": {"max_issued": 14}},
+               {"name": "patched"}, {"code_validity_days": 15}, {"rules": {"min_order_amount": 16}},
+               {"rules": {"categories": ["x"]}}]
+    res = race_requests(srv, len(patches), lambda i: ("PATCH", "/v1/campaigns/" + c["id"], patches[i], None))
+    assert all(r.status == 200 for r in res), summary(res)
+    g = harness.get_campaign(srv, c["id"])
+    want_limits = {"max_redemptions": 11, "per_customer": 12, "max_discount_total": 13, "max_issued": 14}
+    assert g["limits"] == want_limits, "lost limit updates: %r" % g["limits"]
+    assert g["name"] == "patched" and g["code_validity_days"] == 15, g
+    assert g["rules"]["min_order_amount"] == 16 and g["rules"]["categories"] == ["x"], g["rules"]

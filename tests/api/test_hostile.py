@@ -533,3 +533,122 @@ def list_all(srv):
         cursor = j["next_cursor"]
         if not cursor:
             return out
+
+
+def test_hostile_csv_imports(srv):
+    c = harness.create_campaign(srv)
+    path = "/v1/campaigns/%s/codes/import" % c["id"]
+    bodies = [bytes(range(256)) * 40, b"\x00" * 5000, b"A" * 100000 + b"\n", b"\n" * 100000,
+              b'"unbalanced,quote\nNEXT1\n', b"code,customer_id,max_uses,expires_at\n" + b",,,\n" * 100,
+              b"\xef\xbb\xbfcode\n" + uniq("BOM").encode() + b"\n", b"A,B,C,D,E,F,G,H\n" * 100,
+              ("%s,,99999999999999999999999,\n%s,,-1,\n%s,,0,\n" % (uniq("R"), uniq("R"), uniq("R"))).encode(),
+              b"\r\r\r\r", b","]
+    for b in bodies:
+        r = srv.request("POST", path, raw=b, headers={"Content-Type": "text/csv"})
+        assert r.status in (200, 400), "CSV %r...: %s" % (b[:40], show(r))
+        if r.status == 400:
+            assert_error_shape(r)
+        else:
+            assert isinstance(r.json.get("imported"), int) and isinstance(r.json.get("rejected"), list), show(r)
+    import re
+    for k in harness.list_codes(srv, c["id"]):
+        assert re.match(r"^[A-Z0-9_.\-]{1,64}$", k["code"]), "a malformed code was imported: %r" % k
+        assert k["max_uses"] is None or 1 <= k["max_uses"] <= 10 ** 15, "bad max_uses imported: %r" % k
+    still_fine(srv, "hostile CSV")
+
+
+def test_order_with_12000_items(srv):
+    items = [{"sku": "s%d" % i, "category": "c%d" % (i % 7), "price": 100, "quantity": 1} for i in range(12000)]
+    r = harness.validate(srv, KNOWN["code"]["code"], 1200000, items=items)
+    assert r.status in (200, 400, 413), show(r)
+    if r.status == 200 and r.json.get("valid"):
+        assert r.json["discount"]["amount"] == 5000, "10%% of 1,200,000 capped at 5000: %s" % show(r)
+    still_fine(srv, "12000 items")
+
+
+def test_http_1_0_and_expect_continue(srv):
+    status, hdrs, body = send_raw(srv, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert status == 200, "HTTP/1.0 GET /healthz: %r %r" % (status, body[:200])
+    payload = json.dumps(campaign_body(name="expect")).encode()
+    head = ("POST /v1/campaigns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n" % (srv.token, len(payload))).encode()
+    s = raw_socket(srv)
+    try:
+        s.sendall(head)
+        s.settimeout(3)
+        try:
+            first = s.recv(4096)
+        except socket.timeout:
+            first = b""
+        if first and not first.startswith(b"HTTP/1.1 100"):
+            status, hdrs, body = parse_raw_response(first + recv_all(s, 5))
+            raise AssertionError("Expect: 100-continue answered %r %r" % (status, body[:200]))
+        s.sendall(payload)
+        got = first.split(b"\r\n\r\n", 1)[1] if first.startswith(b"HTTP/1.1 100") else b""
+        got += recv_all(s, 10)
+    finally:
+        s.close()
+    status, hdrs, body = parse_raw_response(got)
+    assert status == 201, "POST with Expect: 100-continue: %r %r" % (status, body[:300])
+    still_fine(srv)
+
+
+def _mutate(rng, v, depth=0):
+    """A random damaging change somewhere inside a JSON value."""
+    evil = [None, True, False, 0, -1, 1.5, 1e300, -1e300, 2 ** 63, -(2 ** 63) - 1, 2 ** 64, "", "x" * 3000,
+            "\u0000", "\ud7ff\ue000", "' OR 1=1 --", "%s%s%n", [], {}, [[[[]]]], {"a": {"b": {}}}, "2031-02-30",
+            "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "2031-11-01T00:00:00+25:00", "NaN", "-0", 0.0, -0.0]
+    if isinstance(v, dict) and v and rng.random() < 0.8:
+        k = rng.choice(sorted(v))
+        v = dict(v)
+        if rng.random() < 0.1:
+            del v[k]
+        else:
+            v[k] = _mutate(rng, v[k], depth + 1)
+        if rng.random() < 0.05:
+            v["unknown_" + str(rng.randrange(100))] = rng.choice(evil)
+        return v
+    if isinstance(v, list) and v and rng.random() < 0.8:
+        v = list(v)
+        i = rng.randrange(len(v))
+        v[i] = _mutate(rng, v[i], depth + 1)
+        return v
+    return rng.choice(evil)
+
+
+def test_random_mutations_never_5xx(srv):
+    import random
+    rng = random.Random(20261122)
+    c = harness.create_campaign(srv, name="fuzz target")
+    codes = [add_code(srv, c["id"], max_uses=None)["code"] for _ in range(3)]
+    campaign = {"name": "Autumn", "currency": "KRW",
+                "discount": {"type": "percent", "percent": 15, "max_amount": 10000},
+                "starts_at": "2026-11-01T00:00:00+09:00", "ends_at": "2031-11-30T23:59:59+09:00",
+                "timezone": "Asia/Seoul",
+                "limits": {"max_redemptions": 10000, "per_customer": 5, "max_discount_total": 50000000,
+                           "max_issued": 20000},
+                "rules": {"min_order_amount": 100, "categories": ["outer"], "exclude_categories": ["sale"],
+                          "segments": [], "first_order_only": False},
+                "code_validity_days": 7, "metadata": {"channel": "kakao"}}
+    use = {"code": codes[0], "customer_id": "u1",
+           "order": {"id": "o-1", "amount": 45000, "currency": "KRW",
+                     "items": [{"sku": "p1", "category": "outer", "price": 45000, "quantity": 1}]},
+           "ttl_seconds": 60}
+    targets = [("POST", "/v1/campaigns", campaign), ("PATCH", "/v1/campaigns/" + c["id"], campaign),
+               ("POST", "/v1/validate", use), ("POST", "/v1/redemptions", use), ("POST", "/v1/reservations", use),
+               ("POST", "/v1/campaigns/%s/codes" % c["id"], {"count": 2, "pattern": "FZ-########", "max_uses": 2}),
+               ("POST", "/v1/campaigns/%s/codes" % c["id"], {"code": "FUZZ1", "max_uses": 3}),
+               ("POST", "/v1/campaigns/%s/issue" % c["id"], {"customer_id": "u9", "channel": "email"})]
+    n = 0
+    for round_ in range(60):
+        for method, path, body in targets:
+            b = _mutate(rng, body)
+            for _ in range(rng.randrange(3)):
+                b = _mutate(rng, b)
+            r = srv.request(method, path, b)
+            n += 1
+            assert r.status < 500, "%s %s with %s: %s" % (method, path, json.dumps(b)[:800], show(r))
+            if r.status >= 400:
+                assert_error_shape(r, "%s %s with %s: " % (method, path, json.dumps(b)[:300]))
+    assert n == 480
+    still_fine(srv, "random mutations")

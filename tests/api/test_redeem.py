@@ -143,15 +143,19 @@ def test_idempotency_key_with_other_body_is_409(srv):
 
 
 def test_idempotency_key_replays_a_refusal(srv):
-    _, code = campaign_with_code(srv, rules={"min_order_amount": 5000})
+    """API.md: a repeated call with the same Idempotency-Key returns the first
+    answer, whatever it was; here the first answer was a refusal."""
+    c = create_campaign(srv)
+    code = uniq("LATE")
     key = uniq("idem-", 20)
-    body = use_body(code, 1000)
+    body = use_body(code, 10000)
     a = post(srv, body, key)
-    refusal(a, "min_order_not_met")
+    refusal(a, "code_not_found")
+    add_code(srv, c["id"], code)
     b = post(srv, body, key)
-    assert b.status in (201, 422), show(b)
-    if b.status == 422:
-        assert b.json == a.json, "a replayed refusal should be the first answer: %s vs %s" % (a, b)
+    assert b.status == a.status and b.json == a.json, \
+        "the same Idempotency-Key must return the first answer %s, got %s" % (show(a), show(b))
+    assert get_code(srv, code)["uses"] == 0, "the replay of a refusal used the code"
 
 
 # --- rollback -------------------------------------------------------------------------------------
@@ -239,3 +243,31 @@ def test_stats_follow_redemptions(srv):
     s = stats(srv, c["id"])
     assert s["redeemed"] == 1 and s["rolled_back"] == 1 and s["discount_total"] == 1000, s
     assert s["revenue"] == 4000, s
+
+
+def test_unicode_customer_and_order_ids(srv):
+    import urllib.parse
+    c, code = campaign_with_code(srv, max_uses=3)
+    cust = "고객-" + uniq("", 4) + " \"q\""
+    oid = "주문/1?&=#" + uniq("", 4)
+    a = expect(post(srv, use_body(code, 10000, oid=oid, customer_id=cust)), 201)
+    assert a["customer_id"] == cust and a["order_id"] == oid, a
+    got = list_redemptions(srv, customer_id=cust)
+    assert [x["id"] for x in got] == [a["id"]], "list by a unicode customer_id (URL-encoded): %r" % got
+    b = expect(post(srv, use_body(code, 10000, oid=oid, customer_id=cust)), 201, "replay")
+    assert b == a
+    assert urllib.parse.quote(cust)
+
+
+def test_idempotent_replay_after_rollback_uses_nothing(srv):
+    _, code = campaign_with_code(srv)
+    key = uniq("idem-", 20)
+    body = use_body(code, 10000)
+    a = expect(post(srv, body, key), 201)
+    expect(rollback(srv, a["id"]), 200)
+    r = post(srv, body, key)
+    b = expect(r, 201, "replay of a rolled-back redemption's key")
+    assert b["id"] == a["id"], "the replay answers the first redemption: %s" % show(r)
+    k = get_code(srv, code)
+    assert k["uses"] == 0, "a replay after rollback used the code again: %r" % k
+    assert len(list_redemptions(srv, campaign_id=a["campaign_id"])) == 1

@@ -178,3 +178,39 @@ def test_reservation_stats_do_not_count_holds_as_redeemed(srv):
     expect(reserve(srv, code), 201)
     s = stats(srv, c["id"])
     assert s["redeemed"] == 0 and s["discount_total"] == 0, "a hold is not a redemption: %r" % s
+
+
+def test_lapsed_hold_gives_back_campaign_limits(srv):
+    c = create_campaign(srv, discount={"type": "fixed", "amount": 1000},
+                        limits={"max_redemptions": 1, "max_discount_total": 1000, "per_customer": 1})
+    a = add_code(srv, c["id"])["code"]
+    b = add_code(srv, c["id"])["code"]
+    expect(reserve(srv, a, ttl_seconds=1, customer_id="u1"), 201)
+    refusal(redeem(srv, b, customer_id="u1"), "campaign_limit_reached", what="while held")
+    time.sleep(2.5)
+
+    def free():
+        r = validate(srv, b, customer_id="u1")
+        return r.status == 200 and r.json.get("valid") is True
+
+    assert harness.poll(free, timeout=3.0), "after the hold lapsed: %s" % show(validate(srv, b, customer_id="u1"))
+    expect(redeem(srv, b, customer_id="u1"), 201, "the campaign limit, budget and customer limit came back")
+
+
+def test_release_then_reserve_again_makes_a_new_hold(srv):
+    _, code = campaign_with_code(srv)
+    oid = "o-" + uniq()
+    a = expect(reserve(srv, code, oid=oid), 201)
+    expect(release(srv, a["id"]), 200)
+    b = expect(reserve(srv, code, oid=oid), 201, "reserve again after release")
+    assert b["id"] != a["id"] and b["status"] == "held", (a, b)
+
+
+def test_rollback_of_a_confirmed_reservation(srv):
+    _, code = campaign_with_code(srv)
+    h = expect(reserve(srv, code), 201)
+    d = expect(confirm(srv, h["id"]), 201)
+    r = srv.request("POST", "/v1/redemptions/%s/rollback" % d["id"], {"reason": "refund"})
+    assert expect(r, 200)["status"] == "rolled_back"
+    assert get_code(srv, code)["uses"] == 0
+    expect(redeem(srv, code), 201)

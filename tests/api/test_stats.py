@@ -105,3 +105,18 @@ def test_stats_needs_token(srv):
     r = srv.request("GET", "/v1/campaigns/%s/stats" % c["id"], token=None)
     expect_error(r, 401, "unauthorized")
     assert show(r)
+
+
+@harness.timeout(180)
+def test_stats_count_concurrent_validations(srv):
+    c = create_campaign(srv)
+    code = add_code(srv, c["id"])["code"]
+    res = harness.race_requests(srv, 100, lambda i: ("POST", "/v1/validate",
+                                                     harness.use_body(code, 10000 if i % 4 else 1), None))
+    assert all(r.status == 200 for r in res)
+    want = {"ok": 100, "failed": {}}
+
+    def counted():
+        return stats(srv, c["id"])["validations"] == want
+
+    assert harness.poll(counted, timeout=5.0), "100 validations: %r" % stats(srv, c["id"])["validations"]

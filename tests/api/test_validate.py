@@ -293,3 +293,34 @@ def test_malformed_body_is_400(srv):
     expect_error(r, 400, "bad_request", field="order.items", what="item without price")
     r = srv.request("POST", "/v1/validate", [1, 2])
     expect_error(r, 400, "bad_request", what="array body")
+
+
+def test_patch_changes_take_effect_at_once(srv):
+    c, code = campaign_with_code(srv)
+    valid(validate(srv, code, 10000))
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"rules": {"min_order_amount": 20000}}), 200)
+    invalid(validate(srv, code, 10000), "min_order_not_met", what="after PATCH rules.min_order_amount")
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"rules": {"min_order_amount": 0},
+                                                               "discount": {"type": "fixed", "amount": 2500}}), 200)
+    j = valid(validate(srv, code, 10000), "after PATCH discount")
+    assert j["discount"]["amount"] == 2500, "the new discount applies: %r" % j
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"starts_at": rfc3339(time.time() + 86400)}), 200)
+    invalid(validate(srv, code), "code_not_yet_valid", what="after PATCH starts_at into the future")
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"starts_at": "2020-01-01T00:00:00Z",
+                                                               "ends_at": "2020-02-01T00:00:00Z"}), 200)
+    invalid(validate(srv, code), "code_expired", what="after PATCH ends_at into the past")
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"ends_at": None}), 200)
+    valid(validate(srv, code), "after PATCH ends_at null")
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"currency": "USD"}), 200)
+    invalid(validate(srv, code, currency="KRW"), "currency_mismatch", what="after PATCH currency")
+
+
+def test_limit_lowered_below_usage_refuses(srv):
+    c = create_campaign(srv, limits={"max_redemptions": 10})
+    codes = [add_code(srv, c["id"])["code"] for _ in range(4)]
+    for k in codes[:3]:
+        expect(redeem(srv, k), 201)
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"limits": {"max_redemptions": 2}}), 200)
+    invalid(validate(srv, codes[3]), "campaign_limit_reached")
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"limits": {"max_redemptions": None}}), 200)
+    valid(validate(srv, codes[3]), "after clearing the limit")

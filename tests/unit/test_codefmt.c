@@ -420,6 +420,23 @@ static void rendered_code_normalises_to_its_own_key(void **state)
     assert_string_equal(back, out);
 }
 
+static void shape_ignores_dashes_case_and_charset_order(void **state)
+{
+    (void)state;
+    struct codegen a = {.pattern = "fall-####-####", .charset = "ZYX321"};
+    struct codegen b = {.pattern = "FALL########", .charset = "123XYZ"};
+    char pa[PROMO_CODE_MAX + 1], ca[128], pb[PROMO_CODE_MAX + 1], cb[128];
+    codefmt_shape(&a, pa, ca);
+    codefmt_shape(&b, pb, cb);
+    assert_string_equal(pa, "FALL########");
+    assert_string_equal(ca, "123XYZ");
+    assert_string_equal(pa, pb);
+    assert_string_equal(ca, cb);
+    struct codegen c = {.pattern = "FALL#######", .charset = "123XYZ"};
+    codefmt_shape(&c, pb, cb);
+    assert_string_not_equal(pa, pb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +472,7 @@ int main(void)
         cmocka_unit_test(large_counts_are_judged_exactly),
         cmocka_unit_test(render_replaces_each_hash_in_order),
         cmocka_unit_test(rendered_code_normalises_to_its_own_key),
+        cmocka_unit_test(shape_ignores_dashes_case_and_charset_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

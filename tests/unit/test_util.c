@@ -142,6 +142,27 @@ static void ids_have_the_prefix_and_100_random_bits(void **state)
     assert_int_equal(strlen(h1), 64);
 }
 
+static void uniform_draws_cover_every_value_evenly(void **state)
+{
+    (void)state;
+    assert_int_equal(util_rand_init(), 0);
+    /* 31 (the default charset) does not divide 256: rejection sampling must
+     * still give every value about 1/31 of the draws. */
+    enum { N = 31, DRAWS = 310000 };
+    int counts[N] = {0};
+    for (int i = 0; i < DRAWS; i++) {
+        uint32_t v = util_rand_uniform(N);
+        assert_true(v < N);
+        counts[v]++;
+    }
+    for (int i = 0; i < N; i++) {
+        /* expected 10000; 6 standard deviations is about ±590 */
+        assert_in_range(counts[i], 9400, 10600);
+    }
+    assert_int_equal(util_rand_uniform(1), 0);
+    assert_true(util_rand_uniform(1000000) < 1000000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +175,7 @@ int main(void)
         cmocka_unit_test(buffer_refuses_to_grow_past_its_cap),
         cmocka_unit_test(arena_keeps_small_and_large_allocations_apart),
         cmocka_unit_test(ids_have_the_prefix_and_100_random_bits),
+        cmocka_unit_test(uniform_draws_cover_every_value_evenly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,8 +40,12 @@ CREATE TABLE campaigns (
     held_discount      BIGINT NOT NULL DEFAULT 0
 );
 
+-- A rowid table: codes are appended in the order they are made, so bulk
+-- generation writes table and per-campaign index pages sequentially; only
+-- the unique key index takes random inserts (small entries, few pages).
 CREATE TABLE codes (
-    code_key    TEXT PRIMARY KEY,                       -- normalised: upper case, no spaces or dashes
+    seq         INTEGER PRIMARY KEY,
+    code_key    TEXT NOT NULL UNIQUE,                   -- normalised: upper case, no spaces or dashes
     code        TEXT NOT NULL,                          -- as shown
     campaign_id TEXT NOT NULL,
     customer_id TEXT,
@@ -53,9 +57,9 @@ CREATE TABLE codes (
     issued_at   BIGINT NOT NULL,
     expires_at  BIGINT,
     pooled      BIGINT NOT NULL DEFAULT 0               -- generated, not yet given to a customer
-) WITHOUT ROWID;
-CREATE INDEX codes_by_campaign ON codes(campaign_id, code_key);
-CREATE INDEX codes_by_customer ON codes(customer_id, campaign_id);
+);
+CREATE INDEX codes_by_campaign ON codes(campaign_id);   -- (campaign_id, seq): list order
+CREATE INDEX codes_by_customer ON codes(customer_id, campaign_id) WHERE customer_id IS NOT NULL;
 
 -- Each (pattern, charset) shape with the number of codes made from it, for
 -- the keyspace guard (more than 1 valid code per 10^6 strings is refused).
@@ -98,10 +102,13 @@ CREATE UNIQUE INDEX redemptions_standing ON redemptions(code_key, order_id) WHER
 CREATE INDEX redemptions_by_campaign ON redemptions(campaign_id, seq);
 CREATE INDEX redemptions_by_customer ON redemptions(customer_id, seq);
 
+-- The first answer to each Idempotency-Key: a redemption, or a refusal
+-- reason (a key's answer is final, whatever it was).
 CREATE TABLE idempotency_keys (
     idem_key      TEXT PRIMARY KEY,
     request_hash  TEXT NOT NULL,
-    redemption_id TEXT NOT NULL,
+    redemption_id TEXT,
+    refusal       TEXT,
     created_at    BIGINT NOT NULL
 );
 
