@@ -7,6 +7,7 @@
 # 3. the CLI scenario.
 set -u
 cd "$(dirname "$0")/.."
+B=${B:-build}   # the build folder (make B=... test)
 passed=0
 failed=0
 failures=()
@@ -28,7 +29,7 @@ count_summary() { # name logfile exit
 }
 
 note "unit tests"
-for t in build/tests/test_* build/tests-san/test_*; do
+for t in "$B"/tests/test_* "$B"/tests-san/test_*; do
   [ -x "$t" ] || continue
   log=$(mktemp)
   "$t" >"$log" 2>&1; rc=$?
@@ -54,10 +55,10 @@ run_api() { # label binary [extra env]
   rm -f "$log"
 }
 
-run_api "release build" build/promo
+run_api "release build" "$B/promo"
 
 sanlogs=$(mktemp -d)
-run_api "ASan+UBSan build" build/san/promo \
+run_api "ASan+UBSan build" "$B/san/promo" \
   ASAN_OPTIONS="detect_leaks=1:log_path=$sanlogs/asan:abort_on_error=0" \
   UBSAN_OPTIONS="print_stacktrace=1:log_path=$sanlogs/ubsan" PROMO_TIME_SCALE=3
 if ls "$sanlogs"/* >/dev/null 2>&1; then
@@ -72,7 +73,7 @@ rm -rf "$sanlogs"
 if [ -x tests/cli/test_cli.sh ]; then
   note "CLI tests"
   log=$(mktemp)
-  PROMO_BIN=build/promo tests/cli/test_cli.sh >"$log" 2>&1; rc=$?
+  PROMO_BIN="$B/promo" tests/cli/test_cli.sh >"$log" 2>&1; rc=$?
   grep -vE '^ok' "$log" | tail -20
   count_summary "cli" "$log" "$rc"
   rm -f "$log"
