@@ -46,7 +46,7 @@ ROOT = os.path.dirname(HERE)
 TOKEN = "bench-admin-token-" + os.urandom(6).hex()
 T_START = time.monotonic()
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = max(1, int(float(os.environ.get("BENCH_SECONDS", "5"))))
 GEN_TIMEOUT = float(os.environ.get("BENCH_GEN_TIMEOUT", "170"))
 RUN_10M = os.environ.get("BENCH_10M", "0") not in ("", "0", "no", "false")
 TIMEOUT_10M = float(os.environ.get("BENCH_10M_TIMEOUT", "1800"))
@@ -143,10 +143,44 @@ class CpuWindow:
         return self
 
     def text(self):
-        s = f"machine busy {self.busy:.0f}% of {os.cpu_count()} cores (iowait {self.iowait:.0f}%)"
+        n = os.cpu_count()
+        others = max(0.0, self.busy / 100 * n - self.server - self.client)
+        s = f"machine busy {self.busy:.0f}% of {n} cores (iowait {self.iowait:.0f}%)"
         if self.pid:
             s += f", promo {self.server:.2f} cores"
-        return s + f", load generator {self.client:.2f} cores"
+        return s + f", bench client {self.client:.2f} cores, other processes {others:.2f} cores"
+
+
+def metrics(srv):
+    """promo's unlabelled /metrics counters ({} when unavailable)."""
+    try:
+        st, text = http("GET", srv.base + "/metrics", auth=False, timeout=5)
+    except OSError:
+        return {}
+    m = {}
+    if st == 200 and isinstance(text, str):
+        for line in text.splitlines():
+            f = line.split()
+            if len(f) == 2 and not line.startswith("#") and "{" not in f[0]:
+                try:
+                    m[f[0]] = float(f[1])
+                except ValueError:
+                    pass
+    return m
+
+
+def writer_text(m0, m1, seconds):
+    """What promo's group-commit writer did between two /metrics snapshots."""
+    k = ("promo_store_commits_total", "promo_store_writes_total",
+         "promo_store_writer_busy_seconds_total", "promo_store_commit_seconds_total")
+    if not all(x in m0 and x in m1 for x in k):
+        return None
+    c, w, busy, com = (m1[x] - m0[x] for x in k)
+    if c <= 0:
+        return "writer: no commits"
+    return (f"writer: {c:.0f} commits, {w:.0f} writes ({w / c:.1f} per commit), busy {100 * busy / seconds:.0f}%"
+            f" of the time, {100 * com / seconds:.0f}% in COMMIT; {1000 * com / c:.2f} ms per COMMIT,"
+            f" {1000 * (busy - com) / c:.2f} ms of statements per batch")
 
 
 def top_snapshot(pids, names=("wrk", "baseline_redeem")):
@@ -274,21 +308,23 @@ def create_campaign(srv):
 
 # ---- wrk ---------------------------------------------------------------------------
 
-def run_wrk(script, url, duration, env, watch_pid=None, label="", window_rate=False):
+def run_wrk(script, srv, duration, env, label="", window_rate=False):
     """Runs wrk -t2 -c32 with one of bench/*.lua; returns the BENCH_RESULT dict
     plus the CPU window and a top snapshot taken halfway."""
     e = dict(os.environ, BENCH_LUA_DIR=HERE, **env)
-    cmd = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-s", os.path.join(HERE, script), url]
+    cmd = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-s", os.path.join(HERE, script), srv.base]
     snap = []
-    w = CpuWindow(watch_pid)
+    m0 = metrics(srv)
+    w = CpuWindow(srv.pid)
 
     def take():
-        snap.extend(top_snapshot([watch_pid] if watch_pid else []))
+        snap.extend(top_snapshot([srv.pid]))
     timer = threading.Timer(min(duration / 2, 3), take)
     timer.start()
     p = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=duration + 60)
     timer.cancel()
     w.stop()
+    m1 = metrics(srv)
     res, samples = None, []
     for line in p.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
@@ -308,6 +344,10 @@ def run_wrk(script, url, duration, env, watch_pid=None, label="", window_rate=Fa
     for s in samples:
         out(f"      sample unexpected answer: {s[:300]}")
     out(f"      cpu: {w.text()}")
+    wt = writer_text(m0, m1, res["window_s"])
+    res["writer"] = wt
+    if wt:
+        out(f"      {wt}")
     for line in snap:
         out(f"      top| {line}")
     return res
@@ -363,10 +403,10 @@ def bench_redemption(workdir, srv):
     uses0 = expect("GET /v1/codes/BENCH-REDEEM", st, b, 200)["uses"]
 
     drain = 2
-    res = run_wrk("redeem.lua", srv.base, int(SECONDS) + drain,
+    res = run_wrk("redeem.lua", srv, int(SECONDS) + drain,
                   {"BENCH_TOKEN": TOKEN, "BENCH_CODE": "BENCH-REDEEM", "BENCH_RUN": os.urandom(4).hex(),
                    "BENCH_STOP_AFTER": f"{SECONDS:g}"},
-                  watch_pid=srv.pid, label=f"sends for {SECONDS:g} s, then waits for the answers in flight",
+                  label=f"sends for {SECONDS:g} s, then waits for the answers in flight",
                   window_rate=True)
     rate = res["ok_rps"]
     # the disk is shared and its fsync time drifts: measure the baseline again
@@ -413,9 +453,9 @@ def bench_validation(srv):
     expect("POST /v1/validate", st, b, 200)
     if not (isinstance(b, dict) and b.get("valid") is True):
         raise RuntimeError(f"POST /v1/validate did not say valid: {b}")
-    h = run_wrk("healthz.lua", srv.base, int(SECONDS), {}, watch_pid=srv.pid, label="GET /healthz")
-    v = run_wrk("validate.lua", srv.base, int(SECONDS), {"BENCH_TOKEN": TOKEN, "BENCH_CODE": "BENCH-REDEEM"},
-                watch_pid=srv.pid, label="POST /v1/validate")
+    h = run_wrk("healthz.lua", srv, int(SECONDS), {}, label="GET /healthz")
+    v = run_wrk("validate.lua", srv, int(SECONDS), {"BENCH_TOKEN": TOKEN, "BENCH_CODE": "BENCH-REDEEM"},
+                label="POST /v1/validate")
     row("2", "healthz req/s (p50 / p99)", f"{h['rps']:.0f}/s ({ms(h['p50_us'])} / {ms(h['p99_us'])})", "", "")
     row("2", "validate req/s (p50 / p99)", f"{v['rps']:.0f}/s ({ms(v['p50_us'])} / {ms(v['p99_us'])})", "", "")
     r = v["rps"] / h["rps"] if h["rps"] else 0
@@ -443,6 +483,7 @@ def generate(workdir, name, count, timeout, target_s=None):
     try:
         cid = create_campaign(srv)
         io0 = proc_io(srv.pid)
+        m0 = metrics(srv)
         w = CpuWindow(srv.pid)
         t0 = time.monotonic()
         st, b = srv.call("POST", f"/v1/campaigns/{cid}/codes", {"count": count}, timeout=max(60, timeout))
@@ -466,6 +507,7 @@ def generate(workdir, name, count, timeout, target_s=None):
         wall = time.monotonic() - t0
         w.stop()
         io1 = proc_io(srv.pid)
+        wt = writer_text(m0, metrics(srv), wall)
         res.update(wall=wall, status=job.get("status"), done=job.get("done", 0), rss=srv.peak_rss_kb(),
                    written=io1.get("write_bytes", 0) - io0.get("write_bytes", 0), cpu=w)
         if job.get("status") == "failed":
@@ -481,6 +523,8 @@ def generate(workdir, name, count, timeout, target_s=None):
                 f" = {rate:,.0f} codes/s so far; at that rate the whole job would take ~{eta:.0f} s")
         out(f"      cpu: {w.text()}; promo wrote {fmt_bytes(res['written'])} to disk during the job"
             f" ({res['written'] / max(1, res['done']):,.0f} B per code)")
+        if wt:
+            out(f"      {wt}")
         out(f"      peak RSS (VmHWM) {res['rss'] / 1024:.1f} MiB" if res["rss"] else "      peak RSS: unknown")
     finally:
         t = time.monotonic()
@@ -579,8 +623,9 @@ def main():
         if srv:
             srv.stop()
 
+    g1 = None
     try:
-        generate(workdir, "gen1m", 1_000_000, GEN_TIMEOUT, target_s=10)
+        g1 = generate(workdir, "gen1m", 1_000_000, GEN_TIMEOUT, target_s=10)
     except Exception as e:
         out(f"    ERROR: {e}")
         row("3", "generate 1,000,000 codes", f"error: {str(e)[:60]}", "< 10 s", "FAIL")
@@ -592,8 +637,12 @@ def main():
             out(f"    ERROR: {e}")
             row("3", "generate 10,000,000 codes", f"error: {str(e)[:60]}", "", "FAIL")
     else:
-        out("\n[3] Code generation: 10,000,000 codes — SKIPPED (it takes far longer than this run's budget "
-            "at the rate measured here); run it with `BENCH_10M=1 make bench` or `BENCH_10M=1 bench/run.sh`")
+        est = ""
+        if g1 and g1.get("rate"):
+            est = f" (at least 10x the 1M run: > {10_000_000 / g1['rate']:.0f} s, more as the table grows)"
+        out(f"\n[3] Code generation: 10,000,000 codes — SKIPPED: too long for this run's budget{est};"
+            " measured times are in bench/README.md. Run it with `BENCH_10M=1 make bench`"
+            " or `BENCH_10M=1 bench/run.sh`")
         row("3", "generate 10,000,000 codes", "skipped (BENCH_10M=1 runs it)", "", "")
 
     if not KEEP:

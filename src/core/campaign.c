@@ -167,3 +167,27 @@ enum promo_err core_campaign_check(const struct campaign *c, const char **field,
         return bad(field, why, "code_validity_days", "must be a number of days from 0 to 3650");
     return PROMO_OK;
 }
+
+static const struct {
+    enum role role;
+    const char *name;
+} role_names[] = {
+    {ROLE_ADMIN, "admin"},           {ROLE_MARKETER, "marketer"}, {ROLE_INTEGRATION, "integration"},
+    {ROLE_STOREFRONT, "storefront"}, {ROLE_VIEWER, "viewer"},
+};
+
+enum role core_role_parse(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof role_names / sizeof role_names[0]; i++)
+        if (strcmp(role_names[i].name, name) == 0)
+            return role_names[i].role;
+    return 0;
+}
+
+const char *core_role_name(enum role r)
+{
+    for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++)
+        if (role_names[i].role == r)
+            return role_names[i].name;
+    return "unknown";
+}

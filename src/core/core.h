@@ -23,6 +23,22 @@ enum discount_type core_discount_type_parse(const char *s);
  * offending field ("discount.percent") and `why` at a static sentence. */
 enum promo_err core_campaign_check(const struct campaign *c, const char **field, const char **why);
 
+/* ---- roles -------------------------------------------------------------- */
+
+/* What a token may do. A route names the roles it admits as a bit set. */
+enum role {
+    ROLE_ADMIN = 1 << 0,       /* everything */
+    ROLE_MARKETER = 1 << 1,    /* campaigns, codes, customers, rules, templates, reports */
+    ROLE_INTEGRATION = 1 << 2, /* validate, reserve, redeem, rollback, events, customer upsert */
+    ROLE_STOREFRONT = 1 << 3,  /* validate only, coarse reasons, strict rate limit */
+    ROLE_VIEWER = 1 << 4,      /* read only */
+};
+#define ROLE_ANY (ROLE_ADMIN | ROLE_MARKETER | ROLE_INTEGRATION | ROLE_STOREFRONT | ROLE_VIEWER)
+/* "admin" → ROLE_ADMIN; 0 when unknown. */
+enum role core_role_parse(const char *name);
+/* ROLE_ADMIN → "admin"; "unknown" for anything else. Static storage. */
+const char *core_role_name(enum role r);
+
 /* ---- discount math ----------------------------------------------------- */
 
 /* Sum of price × quantity of the items the category rules admit, or the

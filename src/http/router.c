@@ -7,34 +7,42 @@
 #define JSON_MAX (1u << 20)       /* 1 MiB */
 #define CSV_MAX (32u << 20)       /* 32 MiB */
 
+/* Who may call what: the permission matrix of docs/security.md. */
+#define R_ADMIN ROLE_ADMIN
+#define R_MANAGE (ROLE_ADMIN | ROLE_MARKETER)                /* change campaigns and codes */
+#define R_READ (ROLE_ADMIN | ROLE_MARKETER | ROLE_VIEWER)    /* read campaigns, codes, reports */
+#define R_USE (ROLE_ADMIN | ROLE_INTEGRATION)                 /* spend codes */
+#define R_VALIDATE (ROLE_ADMIN | ROLE_INTEGRATION | ROLE_STOREFRONT)
+#define R_ORDERS (ROLE_ADMIN | ROLE_INTEGRATION | ROLE_MARKETER | ROLE_VIEWER) /* read uses */
+
 static const struct route routes[] = {
     {"GET", "/healthz", api_health, 0, JSON_MAX},
     {"GET", "/metrics", api_metrics, 0, JSON_MAX},
-    {"POST", "/v1/campaigns", api_campaign_create, 1, JSON_MAX},
-    {"GET", "/v1/campaigns", api_campaign_list, 1, JSON_MAX},
-    {"GET", "/v1/campaigns/*", api_campaign_get, 1, JSON_MAX},
-    {"PATCH", "/v1/campaigns/*", api_campaign_patch, 1, JSON_MAX},
-    {"POST", "/v1/campaigns/*/pause", api_campaign_pause, 1, JSON_MAX},
-    {"POST", "/v1/campaigns/*/resume", api_campaign_resume, 1, JSON_MAX},
-    {"POST", "/v1/campaigns/*/end", api_campaign_end, 1, JSON_MAX},
-    {"GET", "/v1/campaigns/*/stats", api_campaign_stats, 1, JSON_MAX},
-    {"POST", "/v1/campaigns/*/codes", api_codes_create, 1, JSON_MAX},
-    {"GET", "/v1/campaigns/*/codes", api_codes_list, 1, JSON_MAX},
-    {"POST", "/v1/campaigns/*/codes/import", api_codes_import, 1, CSV_MAX},
-    {"POST", "/v1/campaigns/*/issue", api_code_issue, 1, JSON_MAX},
-    {"GET", "/v1/codes/*", api_code_get, 1, JSON_MAX},
-    {"POST", "/v1/codes/*/disable", api_code_disable, 1, JSON_MAX},
-    {"GET", "/v1/jobs/*", api_job_get, 1, JSON_MAX},
-    {"GET", "/v1/events", api_events_list, 1, JSON_MAX},
-    {"POST", "/v1/validate", api_validate, 1, JSON_MAX},
-    {"POST", "/v1/redemptions", api_redeem, 1, JSON_MAX},
-    {"GET", "/v1/redemptions", api_redemption_list, 1, JSON_MAX},
-    {"GET", "/v1/redemptions/*", api_redemption_get, 1, JSON_MAX},
-    {"POST", "/v1/redemptions/*/rollback", api_redemption_rollback, 1, JSON_MAX},
-    {"POST", "/v1/reservations", api_reserve, 1, JSON_MAX},
-    {"GET", "/v1/reservations/*", api_reservation_get, 1, JSON_MAX},
-    {"POST", "/v1/reservations/*/confirm", api_reservation_confirm, 1, JSON_MAX},
-    {"POST", "/v1/reservations/*/release", api_reservation_release, 1, JSON_MAX},
+    {"POST", "/v1/campaigns", api_campaign_create, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/campaigns", api_campaign_list, R_READ, JSON_MAX},
+    {"GET", "/v1/campaigns/*", api_campaign_get, R_READ, JSON_MAX},
+    {"PATCH", "/v1/campaigns/*", api_campaign_patch, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/campaigns/*/pause", api_campaign_pause, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/campaigns/*/resume", api_campaign_resume, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/campaigns/*/end", api_campaign_end, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/campaigns/*/stats", api_campaign_stats, R_READ, JSON_MAX},
+    {"POST", "/v1/campaigns/*/codes", api_codes_create, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/campaigns/*/codes", api_codes_list, R_READ, JSON_MAX},
+    {"POST", "/v1/campaigns/*/codes/import", api_codes_import, R_MANAGE, CSV_MAX},
+    {"POST", "/v1/campaigns/*/issue", api_code_issue, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/codes/*", api_code_get, R_READ | ROLE_INTEGRATION, JSON_MAX},
+    {"POST", "/v1/codes/*/disable", api_code_disable, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/jobs/*", api_job_get, R_READ, JSON_MAX},
+    {"GET", "/v1/events", api_events_list, R_READ, JSON_MAX},
+    {"POST", "/v1/validate", api_validate, R_VALIDATE, JSON_MAX},
+    {"POST", "/v1/redemptions", api_redeem, R_USE, JSON_MAX},
+    {"GET", "/v1/redemptions", api_redemption_list, R_ORDERS, JSON_MAX},
+    {"GET", "/v1/redemptions/*", api_redemption_get, R_ORDERS, JSON_MAX},
+    {"POST", "/v1/redemptions/*/rollback", api_redemption_rollback, R_USE, JSON_MAX},
+    {"POST", "/v1/reservations", api_reserve, R_USE, JSON_MAX},
+    {"GET", "/v1/reservations/*", api_reservation_get, R_ORDERS, JSON_MAX},
+    {"POST", "/v1/reservations/*/confirm", api_reservation_confirm, R_USE, JSON_MAX},
+    {"POST", "/v1/reservations/*/release", api_reservation_release, R_USE, JSON_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

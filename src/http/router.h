@@ -12,7 +12,7 @@ struct route {
     const char *method;
     const char *pattern;
     api_handler handler;
-    int auth;        /* needs a bearer token */
+    unsigned roles;  /* enum role bits admitted; 0: public, no token needed */
     size_t body_max; /* larger bodies get 413 */
 };
 

@@ -33,7 +33,7 @@ struct req_state {
     struct buf body;
     struct route_match m;
     int route_status; /* 200, 404 or 405 */
-    int too_large;
+    int answered; /* an error was sent before the body was read: ignore the rest */
 };
 
 /* ---- answers ----------------------------------------------------------------- */
@@ -195,13 +195,19 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
         r.params[i] = arena_strndup(&rs->a, rs->m.param[i], rs->m.param_len[i]);
     if (r.idem_key && (!*r.idem_key || strlen(r.idem_key) > 255))
         return send_error(c, ctx, PROMO_BAD_REQUEST, "Idempotency-Key must be 1 to 255 characters", NULL, NULL);
-    if (rs->m.route->auth) {
+    if (rs->m.route->roles) {
         enum promo_err rc = api_authenticate(ctx, &rs->a, bearer(c), r.now, &r.auth);
         if (rc == PROMO_UNAUTHORIZED)
             return send_error(c, ctx, rc, "a valid bearer token is required (Authorization: Bearer <token>)",
                               NULL, NULL);
         if (rc != PROMO_OK)
             return send_error(c, ctx, PROMO_UNAVAILABLE, "the store is not available; try again shortly", NULL, NULL);
+        if (!(rs->m.route->roles & (unsigned)core_role_parse(r.auth.role))) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "a token with the role %s may not %s %s", r.auth.role ? r.auth.role : "?",
+                     method, rs->m.route->pattern);
+            return send_error(c, ctx, PROMO_FORBIDDEN, msg, NULL, NULL);
+        }
     }
     struct api_resp w = {0};
     rs->m.route->handler(&r, &w);
@@ -222,6 +228,30 @@ static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s)
         if (p[1] == '0' && p[2] == '0')
             return strlen(s);
     return MHD_http_unescape(s);
+}
+
+/* Counts Content-Length and Transfer-Encoding headers: two lengths that
+ * disagree, or a length next to chunked encoding, are how requests are
+ * smuggled past proxies, so such a request is refused outright. */
+struct framing {
+    int lengths, te;
+    const char *first_len;
+    int differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->lengths++ && (!f->first_len || !value || strcmp(f->first_len, value) != 0))
+            f->differ = 1;
+        if (!f->first_len)
+            f->first_len = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te++;
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -247,12 +277,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t hsize = 0;
         MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &hsize);
         if (strlen(url) > URL_MAX) {
-            rs->too_large = 1;
+            rs->answered = 1;
             return send_error(c, s->ctx, PROMO_URI_TOO_LONG, "the URL is longer than 8192 bytes",
                               MHD_HTTP_HEADER_CONNECTION, "close");
         }
+        struct framing fr = {0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &fr);
+        if (fr.differ || (fr.lengths && fr.te) || fr.te > 1) {
+            rs->answered = 1;
+            return send_error(c, s->ctx, PROMO_BAD_REQUEST,
+                              "conflicting Content-Length / Transfer-Encoding headers",
+                              MHD_HTTP_HEADER_CONNECTION, "close");
+        }
         if (hsize > HEADERS_MAX) {
-            rs->too_large = 1;
+            rs->answered = 1;
             return send_error(c, s->ctx, PROMO_HEADERS_TOO_LARGE, "the request headers exceed 32 KiB",
                               MHD_HTTP_HEADER_CONNECTION, "close");
         }
@@ -260,15 +298,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         buf_init(&rs->body, max);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > max) {
-            rs->too_large = 1;
+            rs->answered = 1;
             return send_error(c, s->ctx, PROMO_PAYLOAD_TOO_LARGE, "the request body is larger than this route accepts",
                               MHD_HTTP_HEADER_CONNECTION, "close");
         }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rs->too_large && buf_append(&rs->body, upload_data, *upload_size) != 0) {
-            rs->too_large = 1;
+        if (!rs->answered && buf_append(&rs->body, upload_data, *upload_size) != 0) {
+            rs->answered = 1;
             *upload_size = 0;
             return send_error(c, s->ctx, PROMO_PAYLOAD_TOO_LARGE, "the request body is larger than this route accepts",
                               MHD_HTTP_HEADER_CONNECTION, "close");
@@ -276,7 +314,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (rs->too_large)
+    if (rs->answered)
         return MHD_YES;
     return dispatch(s, c, rs, method, url);
 }

@@ -93,7 +93,8 @@ def run_with_timeout(fn, srv, limit):
             box["ok"] = True
         except BaseException as e:  # noqa: BLE001 - everything is a test failure
             box["exc"] = e
-            box["tb"] = traceback.format_exc()
+            # the frames only: the message is printed once, above them
+            box["tb"] = "Traceback (most recent call last):\n" + "".join(traceback.format_tb(e.__traceback__)[1:])
 
     t = threading.Thread(target=body, daemon=True)
     t.start()

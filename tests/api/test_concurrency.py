@@ -298,3 +298,86 @@ def test_concurrent_patches_do_not_lose_updates(srv):
     assert g["limits"] == want_limits, "lost limit updates: %r" % g["limits"]
     assert g["name"] == "patched" and g["code_validity_days"] == 15, g
     assert g["rules"]["min_order_amount"] == 16 and g["rules"]["categories"] == ["x"], g["rules"]
+
+
+@harness.timeout(240)
+def test_random_mixed_load_keeps_every_limit(srv):
+    """16 clients redeem, reserve, confirm, release and roll back at random
+    for a few seconds; afterwards no limit is passed and every count agrees."""
+    import random
+    import threading
+    import time
+    MAXR, PERC, BUDGET, USES = 150, 3, 120000, 2
+    c = create_campaign(srv, discount={"type": "percent", "percent": 10, "max_amount": 2000},
+                        limits={"max_redemptions": MAXR, "per_customer": PERC, "max_discount_total": BUDGET})
+    codes = [uniq("RND") for _ in range(120)]
+    r = srv.request("POST", "/v1/campaigns/%s/codes/import" % c["id"],
+                    raw=("code,customer_id,max_uses,expires_at\n" + "".join("%s,,%d,\n" % (k, USES) for k in codes)).encode(),
+                    headers={"Content-Type": "text/csv"})
+    assert expect(r, 200)["imported"] == 120
+    allowed = {"code_redeemed", "campaign_limit_reached", "budget_exhausted", "customer_limit_reached"}
+    bad, lock = [], threading.Lock()
+    stop = time.time() + 3.0 * harness.time_scale()
+
+    def worker(t):
+        try:
+            work(t)
+        except BaseException as e:  # a connection error or a bad answer shape
+            with lock:
+                bad.append("client %d: %r" % (t, e))
+
+    def work(t):
+        rng = random.Random(t)
+        cl = harness.Client(srv)
+        mine_r, mine_h = [], []
+        n = 0
+        while time.time() < stop:
+            n += 1
+            op = rng.random()
+            body = use_body(rng.choice(codes), rng.randrange(1000, 40000), oid="mx-%d-%d" % (t, n),
+                            customer_id="cu%d" % rng.randrange(40))
+            if op < 0.45:
+                r = cl.post("/v1/redemptions", body)
+                if r.status == 201:
+                    mine_r.append(r.json["id"])
+            elif op < 0.7:
+                r = cl.post("/v1/reservations", body)
+                if r.status == 201:
+                    mine_h.append(r.json["id"])
+            elif op < 0.8 and mine_h:
+                r = cl.post("/v1/reservations/%s/confirm" % mine_h.pop(rng.randrange(len(mine_h))))
+                if r.status == 201:
+                    mine_r.append(r.json["id"])
+            elif op < 0.9 and mine_h:
+                r = cl.post("/v1/reservations/%s/release" % mine_h.pop(rng.randrange(len(mine_h))))
+            elif mine_r:
+                r = cl.post("/v1/redemptions/%s/rollback" % mine_r.pop(rng.randrange(len(mine_r))), {})
+            else:
+                continue
+            if r.status >= 500 or (r.status >= 400 and not (r.status == 422 and r.err_code in allowed)):
+                with lock:
+                    bad.append(show(r))
+        cl.close()
+
+    ts = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120 * harness.time_scale())
+    assert not bad, "unexpected answers: %r" % bad[:5]
+    reds = [x for x in list_redemptions(srv, campaign_id=c["id"]) if x["status"] == "succeeded"]
+    assert len(reds) <= MAXR, "max_redemptions %d passed: %d" % (MAXR, len(reds))
+    spent = sum(x["discount"]["amount"] for x in reds)
+    assert spent <= BUDGET, "budget %d passed: %d" % (BUDGET, spent)
+    per_c, per_k = {}, {}
+    for x in reds:
+        per_c[x["customer_id"]] = per_c.get(x["customer_id"], 0) + 1
+        per_k[x["code"]] = per_k.get(x["code"], 0) + 1
+    assert max(per_c.values() or [0]) <= PERC, "per_customer %d passed: %r" % (PERC, per_c)
+    assert max(per_k.values() or [0]) <= USES, "max_uses %d passed: %r" % (USES, per_k)
+    for k in harness.list_codes(srv, c["id"]):
+        assert k["uses"] == per_k.get(k["code"], 0), "code %s: uses %d vs %d standing" % (
+            k["code"], k["uses"], per_k.get(k["code"], 0))
+    s = stats(srv, c["id"])
+    assert s["redeemed"] == len(reds) and s["discount_total"] == spent, (s, len(reds), spent)
+    assert len(reds) > 0

@@ -652,3 +652,79 @@ def test_random_mutations_never_5xx(srv):
                 assert_error_shape(r, "%s %s with %s: " % (method, path, json.dumps(b)[:300]))
     assert n == 480
     still_fine(srv, "random mutations")
+
+
+def _exchange(srv, data, wait=3.0):
+    """Sends data, returns every byte the server sends within `wait` s."""
+    s = raw_socket(srv, 10)
+    out = b""
+    try:
+        s.sendall(data)
+        s.settimeout(0.3)
+        end = time.time() + wait * harness.time_scale()
+        while time.time() < end:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                if out and harness._complete_response(out):
+                    break
+                continue
+            except OSError:
+                break
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    return out
+
+
+def test_conflicting_content_lengths_are_refused(srv):
+    """Two different Content-Length headers make the body's end ambiguous
+    (request smuggling): RFC 9112 §6.3 says answer 400 and close."""
+    body = json.dumps(campaign_body(name="smuggled-" + uniq())).encode()
+    auth = ("Authorization: Bearer %s\r\nContent-Type: application/json\r\n" % srv.token).encode()
+    for first, second in ((len(body), 5), (5, len(body))):
+        req = (b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + auth
+               + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (first, second) + body)
+        out = _exchange(srv, req)
+        status, hdrs, rb = parse_raw_response(out)
+        assert status == 400, "Content-Length %d and %d: %r" % (first, second, out[:300])
+    time.sleep(0.2)
+    assert not [c for c in list_all(srv) if c["name"].startswith("smuggled-")], \
+        "a request with two different Content-Length headers created a campaign"
+    still_fine(srv, "conflicting Content-Length")
+
+
+def test_protocol_errors_answer_in_the_error_shape(srv):
+    """Errors found while parsing HTTP itself are 4xx too: one well-formed
+    answer in the JSON error shape (libmicrohttpd's built-in pages are HTML)."""
+    auth = ("Authorization: Bearer %s\r\n" % srv.token).encode()
+    cases = [
+        ("invalid Content-Length", b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + auth
+         + b"Content-Type: application/json\r\nContent-Length: abc\r\n\r\n{}"),
+        ("negative Content-Length", b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + auth
+         + b"Content-Type: application/json\r\nContent-Length: -5\r\n\r\n{}"),
+        ("header line without colon", b"GET /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + auth + b"NoColonHere\r\n\r\n"),
+        ("bad chunk size", b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + auth
+         + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n"),
+        ("request line without version", b"GET /healthz\r\n\r\n"),
+        ("many small headers over 32 KiB", b"GET /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + auth
+         + b"X-A: b\r\n" * 5000 + b"\r\n"),
+    ]
+    problems = []
+    for what, req in cases:
+        out = _exchange(srv, req)
+        status, hdrs, rb = parse_raw_response(out)
+        if status is None or not 400 <= status < 500:
+            problems.append("%s: no 4xx answer: %r" % (what, out[:200]))
+            continue
+        if out.count(b"HTTP/1.1 ") > 1:
+            problems.append("%s: the status line is sent twice: %r" % (what, out[:300]))
+            continue
+        r = as_response(status, hdrs, rb)
+        if not (isinstance(r.json, dict) and isinstance(r.json.get("error"), dict) and r.err_message):
+            problems.append("%s: %d answered with %r (Content-Type %r), not the JSON error shape"
+                            % (what, status, rb[:120], hdrs.get("content-type")))
+    assert not problems, "\n".join(problems)
+    still_fine(srv, "protocol errors")

@@ -120,3 +120,22 @@ def test_stats_count_concurrent_validations(srv):
         return stats(srv, c["id"])["validations"] == want
 
     assert harness.poll(counted, timeout=5.0), "100 validations: %r" % stats(srv, c["id"])["validations"]
+
+
+def test_metrics_prometheus_text(srv):
+    import re
+    r = srv.request("GET", "/metrics", token=None)
+    assert r.status in (200, 401, 403), show(r)
+    if r.status != 200:
+        harness.assert_error_shape(r)  # restricted by configuration
+        return
+    assert r.headers.get("content-type", "").startswith("text/plain"), r.headers.get("content-type")
+    sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+\-]+(Inf|NaN)?( [0-9]+)?$|^-?(Inf|NaN)$')
+    lines = [l for l in r.text.splitlines() if l.strip()]
+    assert lines, "empty /metrics"
+    for l in lines:
+        if l.startswith("#"):
+            assert l.startswith("# HELP ") or l.startswith("# TYPE "), "bad comment line %r" % l
+        else:
+            assert sample.match(l) or re.match(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (NaN|[+-]Inf)$', l), \
+                "not a Prometheus sample line: %r" % l
