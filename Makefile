@@ -5,11 +5,11 @@
 CC      ?= cc
 # Build folder: `make B=/tmp/mybuild` keeps a parallel build apart.
 B       ?= build
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libcurl
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libcurl gnutls
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 BASE    := -std=c11 -D_GNU_SOURCE -pthread -Isrc -I$(B)/gen -g $(WARN)
 CFLAGS  ?= -O2
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson -lsqlite3 -lsodium -lcurl) -lcsv -lm -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson -lsqlite3 -lsodium -lcurl -lgnutls) -lcsv -linih -lm -pthread
 SAN     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 SRCS    := $(wildcard src/*.c src/util/*.c src/core/*.c src/store/*.c src/http/*.c src/api/*.c src/jobs/*.c src/cli/*.c)
@@ -23,7 +23,7 @@ SOBJS    = $(patsubst src/%.c,$(B)/san/%.o,$(SRCS)) $(B)/san/gen/migrations.o
 COREOBJ  = $(patsubst src/%.c,$(B)/obj/%.o,$(CORE))
 CORESAN  = $(patsubst src/%.c,$(B)/san/%.o,$(CORE))
 
-.PHONY: all deps run test unit asan bench clean fmt
+.PHONY: all deps run test unit asan bench clean fmt fuzz fuzz-regress
 all: deps $(B)/promo
 
 deps:
@@ -68,12 +68,55 @@ unit: deps $(addprefix $(B)/tests/,$(UNITS)) $(addprefix $(B)/tests-san/,$(UNITS
 
 asan: deps $(B)/san/promo
 
+# ---- fuzzing --------------------------------------------------------------------
+# `make fuzz`: each tests/fuzz/fuzz_X.c built with clang's libFuzzer and run
+# for FUZZ_SECONDS from its seeds in tests/fuzz/corpus/X. `make test` replays
+# tests/fuzz/corpus/X and tests/fuzz/regress/X once through the same harness
+# linked with tests/fuzz/driver.c and the ASan/UBSan objects, so the replay
+# needs no clang. The harnesses link api/, store/, core/ and util/ from an
+# archive (only what they call is pulled in) and never open a database.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+LIBSRCS      := $(wildcard src/util/*.c src/core/*.c src/store/*.c src/api/*.c)
+LIBSAN        = $(patsubst src/%.c,$(B)/san/%.o,$(LIBSRCS)) $(B)/san/gen/migrations.o
+LIBFUZZ       = $(patsubst src/%.c,$(B)/fuzz/obj/%.o,$(LIBSRCS)) $(B)/fuzz/obj/gen/migrations.o
+
+$(B)/san/libpromo.a: $(LIBSAN)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/fuzz/libpromo.a: $(LIBFUZZ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(B)/fuzz/obj/gen/migrations.o: $(GEN)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(B)/fuzz/libpromo.a
+	$(FUZZ_CC) $(BASE) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libpromo.a $(LDLIBS)
+
+$(B)/fuzz-regress/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(B)/san/libpromo.a
+	@mkdir -p $(B)/fuzz-regress
+	$(CC) $(BASE) $(SAN) -o $@ $< tests/fuzz/driver.c $(B)/san/libpromo.a $(LDLIBS)
+
+fuzz-regress: deps $(addprefix $(B)/fuzz-regress/fuzz_,$(FUZZ_TARGETS))
+
+fuzz:
+	@scripts/deps.sh test
+	@$(MAKE) -s $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh fuzz $(FUZZ_TARGETS)
+
 run: all
 	$(B)/promo serve
 
 test:
 	@scripts/deps.sh test
-	@$(MAKE) -s all asan unit
+	@$(MAKE) -s all asan unit fuzz-regress
 	@B=$(B) tests/run.sh
 
 bench: all

@@ -224,7 +224,8 @@ class Server:
         env.pop("PROMO_DB", None)
         env.pop("PROMO_LISTEN", None)
         self.proc = subprocess.Popen(
-            [PROMO_BIN, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}"],
+            [PROMO_BIN, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}",
+             "--config", os.path.join(ROOT, "bench", "bench.ini")],
             cwd=self.dir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
         deadline = time.monotonic() + 15

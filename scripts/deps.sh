@@ -3,8 +3,8 @@
 # Idempotent: only missing packages are installed; `apt-get update` runs once
 # per machine (marker in /var/lib/apt/lists). Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev libcsv-dev tzdata"
-TEST_PKGS="wrk curl python3 sqlite3 clang libclang-rt-14-dev"
+BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev libcsv-dev libinih-dev tzdata"
+TEST_PKGS="wrk curl python3 sqlite3 openssl clang libclang-rt-14-dev"
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
 missing=""

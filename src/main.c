@@ -1,6 +1,7 @@
 /* main.c — `promo serve` runs the server; every other command is the CLI,
  * an HTTP client of a running server (src/cli). */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +16,31 @@
 
 static void serve_usage(void)
 {
-    fprintf(stderr, "usage: promo serve [--db PATH] [--listen HOST:PORT]\n"
+    fprintf(stderr, "usage: promo serve [--db PATH] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n"
+                    "  --config FILE      INI file: [server] [limits] [bruteforce] [proxy] (env PROMO_CONFIG;\n"
+                    "                     docs/config.md); --db/--listen and their env win over it\n"
                     "  --db PATH          SQLite file (default ./promo.db; env PROMO_DB)\n"
                     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; env PROMO_LISTEN)\n"
+                    "  --tls-cert FILE    serve HTTPS (TLS 1.2+) with this PEM certificate chain (env PROMO_TLS_CERT)\n"
+                    "  --tls-key FILE     the PEM private key of that certificate (env PROMO_TLS_KEY)\n"
                     "  PROMO_BOOTSTRAP_TOKEN  first admin token when the store has none\n");
 }
 
 static int serve(int argc, char **argv)
 {
-    const char *db = getenv("PROMO_DB") ? getenv("PROMO_DB") : "promo.db";
-    const char *listen = getenv("PROMO_LISTEN") ? getenv("PROMO_LISTEN") : "127.0.0.1:8080";
+    const char *db = getenv("PROMO_DB"), *listen = getenv("PROMO_LISTEN"), *config_file = getenv("PROMO_CONFIG");
+    struct http_tls tls = {getenv("PROMO_TLS_CERT"), getenv("PROMO_TLS_KEY")};
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
             listen = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_file = argv[++i];
+        else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
+            tls.cert_file = argv[++i];
+        else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
+            tls.key_file = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             serve_usage();
             return 0;
@@ -39,6 +50,26 @@ static int serve(int argc, char **argv)
             return 2;
         }
     }
+    /* Empty counts as unset, so PROMO_TLS_CERT= turns TLS off. A lone
+     * certificate or key is a mistake, never a silent fall back to HTTP. */
+    bool use_tls = (tls.cert_file && *tls.cert_file) || (tls.key_file && *tls.key_file);
+    if (use_tls && !(tls.cert_file && *tls.cert_file && tls.key_file && *tls.key_file)) {
+        fprintf(stderr, "promo serve: --tls-cert and --tls-key go together (or PROMO_TLS_CERT and PROMO_TLS_KEY)\n");
+        return 2;
+    }
+    /* The file only fills what flags and env left unset; a mistake in it
+     * stops the start, naming the file, line and key. */
+    struct config cfg;
+    char cerr[512];
+    if (config_file && *config_file ? config_load(config_file, &cfg, cerr, sizeof cerr) != 0
+                                    : (config_defaults(&cfg), 0)) {
+        fprintf(stderr, "promo serve: %s\n", cerr);
+        return 2;
+    }
+    if (!db)
+        db = cfg.db[0] ? cfg.db : "promo.db";
+    if (!listen)
+        listen = cfg.listen[0] ? cfg.listen : "127.0.0.1:8080";
     /* The server thinks in UTC; local time is converted explicitly. */
     setenv("TZ", "UTC", 1);
     if (util_rand_init() != 0) {
@@ -54,7 +85,7 @@ static int serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    struct api_ctx ctx = {.started_at = time_now()};
+    struct api_ctx ctx = {.started_at = time_now(), .cfg = &cfg};
     if (store_open(db, &ctx.st, err, sizeof err) != PROMO_OK) {
         fprintf(stderr, "promo: %s\n", err);
         return 1;
@@ -69,18 +100,23 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
-    struct http_server *http = http_start(&ctx, listen, err, sizeof err);
+    ctx.guard = api_guard_new(&cfg);
+    if (!ctx.guard)
+        snprintf(err, sizeof err, "out of memory for the rate-limit tables");
+    struct http_server *http = ctx.guard ? http_start(&ctx, listen, use_tls ? &tls : NULL, err, sizeof err) : NULL;
     if (!http) {
         fprintf(stderr, "promo: %s\n", err);
+        api_guard_free(ctx.guard);
         api_jobs_stop(&ctx);
         store_close(ctx.st);
         return 1;
     }
-    log_info("promo serving on http://%s (store %s)", listen, db);
+    log_info("promo serving on %s://%s (store %s)", use_tls ? "https" : "http", listen, db);
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("promo: signal %d, stopping", sig);
     http_stop(http);
+    api_guard_free(ctx.guard);
     api_jobs_stop(&ctx);
     store_close(ctx.st);
     return 0;

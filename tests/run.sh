@@ -4,7 +4,8 @@
 # 1. unit tests (cmocka), plain and under ASan/UBSan;
 # 2. the black-box API suite against build/promo, then against the
 #    sanitizer build (any sanitizer report, leaks included, fails the run);
-# 3. the CLI scenario.
+# 3. the fuzz harnesses over their seeds and past findings (tests/fuzz);
+# 4. the CLI scenario.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}   # the build folder (make B=... test)
@@ -69,6 +70,17 @@ else
   echo "no sanitizer reports"; passed=$((passed + 1))
 fi
 rm -rf "$sanlogs"
+
+# Fuzz harnesses: every seed and every once-failing input, replayed once
+# through each harness under ASan/UBSan (built by `make fuzz-regress`).
+if [ -x tests/fuzz/run.sh ]; then
+  note "fuzz regressions"
+  log=$(mktemp)
+  B="$B" tests/fuzz/run.sh regress >"$log" 2>&1; rc=$?
+  cat "$log"
+  count_summary "fuzz regressions" "$log" "$rc"
+  rm -f "$log"
+fi
 
 if [ -x tests/cli/test_cli.sh ]; then
   note "CLI tests"

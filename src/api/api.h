@@ -13,11 +13,13 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "core/core.h"
 #include "store/store.h"
 #include "util/arena.h"
+#include "util/config.h"
 
 /* The server's state, created once in main and passed to every handler:
  * no other global mutable state exists. */
@@ -29,6 +31,11 @@ struct api_ctx {
     atomic_llong requests[6]; /* by status class: index status / 100 */
     atomic_llong validations, validations_ok, redemptions, redemption_refusals, reservations;
     atomic_llong codes_generated;
+    /* abuse protection (api/guard.c): the configuration, borrowed from main
+     * for the server's life (NULL: defaults), and the keyed limiter state */
+    const struct config *cfg;
+    struct api_guard *guard;
+    atomic_llong rate_limited, bruteforce_blocks;
 };
 
 struct api_req {
@@ -47,6 +54,9 @@ struct api_req {
     void *qctx;
     struct token auth; /* the caller's token (valid after http/ authenticated it) */
     int64_t now;
+    const char *client_ip; /* the client's address as text (see [proxy] in docs/config.md) */
+    const char *refusal;   /* why the call was refused (401/403/429), for the audit log; static */
+    const char *authorization; /* the Authorization header or NULL (the token endpoint's Basic) */
 };
 
 typedef ssize_t (*api_stream_fn)(void *cls, char *buf, size_t max);
@@ -83,6 +93,37 @@ enum promo_err api_authenticate(struct api_ctx *ctx, struct arena *a, const char
  * or a new secret printed once on stderr). 0 or -1. */
 int api_bootstrap(struct api_ctx *ctx);
 
+/* ---- abuse protection (api/guard.c) ----------------------------------- */
+/* Rate limits (token buckets) by client IP, token, storefront token + IP
+ * and customer, and brute-force blocks by IP, token and customer, in
+ * fixed-size tables: O(1) per check, bounded memory. Each check returns
+ * true to go on, or false with a 429 `rate_limited` and its Retry-After in
+ * w and r->refusal set. None touches the store. */
+struct api_guard *api_guard_new(const struct config *cfg); /* NULL: out of memory */
+void api_guard_free(struct api_guard *g);
+/* Every request, first: the client IP's rate limit, and on validate,
+ * redeem and reserve its brute-force block. */
+bool api_guard_ip(struct api_req *r, struct api_resp *w);
+/* After authentication: the token's rate limit (storefront tokens also per
+ * client IP) and on validate, redeem and reserve its brute-force block. */
+bool api_guard_token(struct api_req *r, struct api_resp *w);
+/* Validate, redeem, reserve, once the body is read: the customer's rate
+ * limit and brute-force block (customer_id NULL: nothing to check). */
+bool api_guard_customer(struct api_req *r, const char *customer_id, struct api_resp *w);
+/* A validate, redeem or reserve refused as `reason`: code_not_found and
+ * invalid_format count as failures of the IP, the token and the customer;
+ * reaching the threshold blocks the key, logs `abuse_detected` once and
+ * audits it. Other reasons are not guesses and count nothing. */
+void api_guard_failure(struct api_req *r, const char *customer_id, enum promo_err reason);
+/* Prometheus lines for /metrics (tables' occupancy, 429s, blocks). */
+void api_guard_metrics(struct api_ctx *ctx, FILE *f);
+
+/* ---- the audit log (api/audit.c) --------------------------------------- */
+/* Records a call once its answer is queued: every POST/PUT/PATCH/DELETE on
+ * /v1 and /oauth, and every 401, 403 and 429, with r->refusal as the
+ * reason. Asynchronous (store_audit_append): never slows the answer. */
+void api_audit_record(struct api_ctx *ctx, const struct api_req *r, int status);
+
 /* ---- jobs -------------------------------------------------------------- */
 int api_jobs_start(struct api_ctx *ctx);
 /* Wakes the job runner: a new job was stored. */
@@ -110,6 +151,7 @@ void api_code_disable(struct api_req *r, struct api_resp *w);
 void api_code_issue(struct api_req *r, struct api_resp *w);
 void api_job_get(struct api_req *r, struct api_resp *w);
 void api_events_list(struct api_req *r, struct api_resp *w);
+void api_audit_list(struct api_req *r, struct api_resp *w);
 
 void api_validate(struct api_req *r, struct api_resp *w);
 void api_redeem(struct api_req *r, struct api_resp *w);
@@ -120,5 +162,18 @@ void api_reserve(struct api_req *r, struct api_resp *w);
 void api_reservation_get(struct api_req *r, struct api_resp *w);
 void api_reservation_confirm(struct api_req *r, struct api_resp *w);
 void api_reservation_release(struct api_req *r, struct api_resp *w);
+
+/* tokens.c (admin only) */
+void api_token_create(struct api_req *r, struct api_resp *w);
+void api_token_list(struct api_req *r, struct api_resp *w);
+void api_token_get(struct api_req *r, struct api_resp *w);
+void api_token_revoke(struct api_req *r, struct api_resp *w);
+/* oauth.c: clients (admin only) and the client-credentials token endpoint
+ * (public: the client authenticates itself; RFC 6749's error shape). */
+void api_oauth_client_create(struct api_req *r, struct api_resp *w);
+void api_oauth_client_list(struct api_req *r, struct api_resp *w);
+void api_oauth_client_get(struct api_req *r, struct api_resp *w);
+void api_oauth_client_delete(struct api_req *r, struct api_resp *w);
+void api_oauth_token(struct api_req *r, struct api_resp *w);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/jsonin.h"
+#include "api/parse.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
 
@@ -48,7 +49,6 @@ static json_t *discount_json(const struct discount *d)
     }
 }
 
-json_t *api_campaign_json(const struct campaign *c, int64_t now);
 json_t *api_campaign_json(const struct campaign *c, int64_t now)
 {
     json_t *meta = c->metadata_json ? json_loads(c->metadata_json, 0, NULL) : NULL;
@@ -139,7 +139,7 @@ static bool parse_discount(json_t *d, struct discount *out, struct api_resp *w)
 /* A time member: null → open; RFC 3339 with offset; or a date alone, which
  * means the first (starts_at) or last (ends_at) second of that day in the
  * campaign's time zone (UTC without one). */
-static bool parse_time(struct api_req *r, json_t *o, const char *key, const char *tz, bool is_end,
+static bool parse_time(json_t *o, const char *key, const char *tz, bool is_end,
                        int64_t *out, struct api_resp *w)
 {
     json_t *v = json_object_get(o, key);
@@ -158,7 +158,6 @@ static bool parse_time(struct api_req *r, json_t *o, const char *key, const char
         *out = is_end ? last : first;
         return true;
     }
-    (void)r;
     api_error(w, PROMO_BAD_REQUEST,
               "%s must be an RFC 3339 time with an offset (2026-12-01T23:59:59+09:00) or a date "
               "(2026-12-01), or null",
@@ -166,18 +165,16 @@ static bool parse_time(struct api_req *r, json_t *o, const char *key, const char
     return false;
 }
 
-/* Applies the members present in `body` to *c (defaults already in *c).
- * Used by create and by PATCH, where limits and rules merge key by key and
- * a discount replaces the old one whole. */
-static bool campaign_apply(struct api_req *r, json_t *body, struct campaign *c, bool create,
-                           struct api_resp *w)
+/* Declared in parse.h: create and PATCH share it, and so does the fuzzer. */
+bool api_parse_campaign(struct arena *a, json_t *body, struct campaign *c, bool create,
+                        struct api_resp *w)
 {
     if (!jin_only(body, "", CAMPAIGN_FIELDS, w))
         return false;
-    if (!jin_str(r->a, body, "name", "", create, false, 200, &c->name, w))
+    if (!jin_str(a, body, "name", "", create, false, 200, &c->name, w))
         return false;
     const char *cur = NULL;
-    if (!jin_str(r->a, body, "currency", "", create, false, 3, &cur, w))
+    if (!jin_str(a, body, "currency", "", create, false, 3, &cur, w))
         return false;
     if (cur) {
         if (!core_currency_valid(cur)) {
@@ -201,11 +198,11 @@ static bool campaign_apply(struct api_req *r, json_t *body, struct campaign *c, 
             api_error(w, PROMO_BAD_REQUEST, "timezone must be an IANA time zone name such as Asia/Seoul");
             return false;
         } else {
-            c->timezone = arena_strdup(r->a, json_string_value(tz));
+            c->timezone = arena_strdup(a, json_string_value(tz));
         }
     }
-    if (!parse_time(r, body, "starts_at", c->timezone, false, &c->starts_at, w) ||
-        !parse_time(r, body, "ends_at", c->timezone, true, &c->ends_at, w))
+    if (!parse_time(body, "starts_at", c->timezone, false, &c->starts_at, w) ||
+        !parse_time(body, "ends_at", c->timezone, true, &c->ends_at, w))
         return false;
     json_t *lim, *rules;
     if (json_is_null(json_object_get(body, "limits")) || json_is_null(json_object_get(body, "rules"))) {
@@ -231,10 +228,10 @@ static bool campaign_apply(struct api_req *r, json_t *body, struct campaign *c, 
                           &c->rules.min_order_amount, NULL, w))
             return false;
         if (!jin_only(rules, "rules", RULE_FIELDS, w) ||
-            !jin_strv(r->a, rules, "categories", "rules", &c->rules.categories, &c->rules.n_categories, w) ||
-            !jin_strv(r->a, rules, "exclude_categories", "rules", &c->rules.exclude_categories,
+            !jin_strv(a, rules, "categories", "rules", &c->rules.categories, &c->rules.n_categories, w) ||
+            !jin_strv(a, rules, "exclude_categories", "rules", &c->rules.exclude_categories,
                       &c->rules.n_exclude_categories, w) ||
-            !jin_strv(r->a, rules, "segments", "rules", &c->rules.segments, &c->rules.n_segments, w) ||
+            !jin_strv(a, rules, "segments", "rules", &c->rules.segments, &c->rules.n_segments, w) ||
             !jin_bool(rules, "first_order_only", "rules", &c->rules.first_order_only, w))
             return false;
     }
@@ -253,11 +250,11 @@ static bool campaign_apply(struct api_req *r, json_t *body, struct campaign *c, 
             api_error(w, PROMO_BAD_REQUEST, "metadata is too large (at most 16 KiB)");
             return false;
         }
-        c->metadata_json = arena_strdup(r->a, s);
+        c->metadata_json = arena_strdup(a, s);
         free(s);
     }
     const char *status = NULL;
-    if (!jin_str(r->a, body, "status", "", false, false, 16, &status, w))
+    if (!jin_str(a, body, "status", "", false, false, 16, &status, w))
         return false;
     if (status) {
         if (!create) {
@@ -281,6 +278,18 @@ static bool campaign_apply(struct api_req *r, json_t *body, struct campaign *c, 
     return true;
 }
 
+void api_campaign_init(struct campaign *c, int64_t now)
+{
+    *c = (struct campaign){
+        .starts_at = PROMO_TIME_MIN,
+        .ends_at = PROMO_TIME_MAX,
+        .limits = {PROMO_UNLIMITED, PROMO_UNLIMITED, PROMO_UNLIMITED, PROMO_UNLIMITED},
+        .state = CAMPAIGN_LIVE,
+        .created_at = now,
+        .updated_at = now,
+    };
+}
+
 /* ---- handlers ---------------------------------------------------------- */
 
 void api_campaign_create(struct api_req *r, struct api_resp *w)
@@ -288,15 +297,9 @@ void api_campaign_create(struct api_req *r, struct api_resp *w)
     json_t *body = jin_object(r, w);
     if (!body)
         return;
-    struct campaign c = {
-        .starts_at = PROMO_TIME_MIN,
-        .ends_at = PROMO_TIME_MAX,
-        .limits = {PROMO_UNLIMITED, PROMO_UNLIMITED, PROMO_UNLIMITED, PROMO_UNLIMITED},
-        .state = CAMPAIGN_LIVE,
-        .created_at = r->now,
-        .updated_at = r->now,
-    };
-    if (campaign_apply(r, body, &c, true, w)) {
+    struct campaign c;
+    api_campaign_init(&c, r->now);
+    if (api_parse_campaign(r->a, body, &c, true, w)) {
         util_rand_id("cmp_", c.id, sizeof c.id);
         enum promo_err rc = store_campaign_create(r->ctx->st, &c);
         if (rc == PROMO_OK)
@@ -347,9 +350,9 @@ static enum promo_err patch_fn(struct campaign *c, void *ctx, struct arena *a, c
     (void)a;
     (void)msg;
     struct patch_ctx *p = ctx;
-    /* campaign_apply writes its own 400 into w; the store only needs to know
-     * the change was refused. */
-    return campaign_apply(p->r, p->body, c, false, p->w) ? PROMO_OK : PROMO_BAD_REQUEST;
+    /* api_parse_campaign writes its own 400 into w; the store only needs to
+     * know the change was refused. */
+    return api_parse_campaign(p->r->a, p->body, c, false, p->w) ? PROMO_OK : PROMO_BAD_REQUEST;
 }
 
 void api_campaign_patch(struct api_req *r, struct api_resp *w)

@@ -18,10 +18,28 @@ void api_json(struct api_resp *w, int status, json_t *body)
     w->json = body;
 }
 
+/* A message may quote the client's bytes (jansson's "near '...'" after a
+ * bad escape) or be cut mid-character by api_error's buffer; such a string
+ * is not UTF-8, json_pack refuses it and the client would get a 500 instead
+ * of its 400. Found by tests/fuzz/fuzz_use. Bytes above ASCII become '?'
+ * in that case only, so valid (Korean) messages pass unchanged. */
+static json_t *message_json(const char *message)
+{
+    json_t *m = json_string(message);
+    if (m)
+        return m;
+    char safe[512];
+    size_t n = 0;
+    for (; message[n] && n + 1 < sizeof safe; n++)
+        safe[n] = (unsigned char)message[n] < 0x80 ? message[n] : '?';
+    safe[n] = 0;
+    return json_string(safe);
+}
+
 static void error_body(struct api_resp *w, enum promo_err e, const char *message)
 {
     api_json(w, promo_err_status(e),
-             json_pack("{s:{s:s, s:s}}", "error", "code", promo_err_code(e), "message", message));
+             json_pack("{s:{s:s, s:o}}", "error", "code", promo_err_code(e), "message", message_json(message)));
 }
 
 void api_error(struct api_resp *w, enum promo_err e, const char *fmt, ...)
@@ -284,6 +302,8 @@ bool jin_query_limit(struct api_req *r, int *limit, struct api_resp *w)
 
 /* ---- authentication ------------------------------------------------------- */
 
+#define TOKEN_TOUCH_EVERY_S 60
+
 enum promo_err api_authenticate(struct api_ctx *ctx, struct arena *a, const char *secret,
                                 int64_t now, struct token *out)
 {
@@ -298,30 +318,63 @@ enum promo_err api_authenticate(struct api_ctx *ctx, struct arena *a, const char
         return rc;
     if (out->revoked_at || (out->expires_at && out->expires_at <= now))
         return PROMO_UNAUTHORIZED;
+    /* last_used_at to the minute: one asynchronous write per token per
+     * minute at most, never one per call, and never waited for. */
+    if (now - out->last_used_at >= TOKEN_TOUCH_EVERY_S)
+        store_token_touch(ctx->st, out->id, now);
     return PROMO_OK;
+}
+
+/* Stores an admin token for `secret`. PROMO_CONFLICT when that secret
+ * was a token already (its hash is taken). */
+static enum promo_err bootstrap_store(struct api_ctx *ctx, const char *secret, const char *name, char id[PROMO_ID_MAX])
+{
+    char hash[65];
+    util_rand_id("tok_", id, PROMO_ID_MAX);
+    util_hash_secret(secret, hash);
+    struct token t = {.id = id, .role = "admin", .name = name, .kind = "api", .created_at = time_now()};
+    return store_token_create(ctx->st, &t, hash, NULL);
+}
+
+/* The way back after the last admin token was revoked or expired: a
+ * PROMO_BOOTSTRAP_TOKEN given at start becomes an admin token again. Only
+ * an explicit value does it; without one nothing is printed or made. */
+static int bootstrap_recover(struct api_ctx *ctx, const char *given)
+{
+    int64_t admins = 0;
+    if (store_token_count_admins(ctx->st, time_now(), &admins) != PROMO_OK)
+        return -1;
+    if (admins > 0)
+        return 0;
+    char id[PROMO_ID_MAX];
+    enum promo_err rc = bootstrap_store(ctx, given, "bootstrap (recovery)", id);
+    if (rc == PROMO_CONFLICT) {
+        log_error("bootstrap: no live admin token, and PROMO_BOOTSTRAP_TOKEN was a token before (revoked or "
+                  "expired): set a new value to make an admin token");
+        return 0;
+    }
+    if (rc != PROMO_OK)
+        return -1;
+    log_warn("bootstrap: the store had no live admin token: PROMO_BOOTSTRAP_TOKEN is now the admin token %s", id);
+    return 0;
 }
 
 int api_bootstrap(struct api_ctx *ctx)
 {
     int64_t n = 0;
+    const char *given = getenv("PROMO_BOOTSTRAP_TOKEN");
+    if (given && *given && (strlen(given) < 16 || strlen(given) > 256)) {
+        log_error("PROMO_BOOTSTRAP_TOKEN must be 16 to 256 characters");
+        return -1;
+    }
     if (store_token_count(ctx->st, &n) != PROMO_OK)
         return -1;
     if (n > 0)
-        return 0;
-    const char *given = getenv("PROMO_BOOTSTRAP_TOKEN");
-    char secret[80] = "", id[PROMO_ID_MAX], hash[65];
-    if (given && *given) {
-        if (strlen(given) < 16 || strlen(given) > 256) {
-            log_error("PROMO_BOOTSTRAP_TOKEN must be 16 to 256 characters");
-            return -1;
-        }
-    } else {
+        return given && *given ? bootstrap_recover(ctx, given) : 0;
+    char secret[80] = "", id[PROMO_ID_MAX];
+    if (!(given && *given))
         util_rand_secret("promo_", secret, sizeof secret);
-    }
-    util_rand_id("tok_", id, sizeof id);
-    util_hash_secret(given && *given ? given : secret, hash);
-    struct token t = {.id = id, .role = "admin", .name = "bootstrap", .created_at = time_now()};
-    if (store_token_create(ctx->st, &t, hash) != PROMO_OK)
+    if (bootstrap_store(ctx, given && *given ? given : secret, "bootstrap", id) != PROMO_OK)
         return -1;
     if (!(given && *given))
         fprintf(stderr,

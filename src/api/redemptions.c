@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/jsonin.h"
+#include "api/parse.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
 
@@ -12,14 +13,6 @@
 static const char *const USE_FIELDS[] = {"code", "customer_id", "order", "ttl_seconds", NULL};
 static const char *const ORDER_FIELDS[] = {"id", "amount", "currency", "items", NULL};
 static const char *const ITEM_FIELDS[] = {"sku", "category", "price", "quantity", "name", NULL};
-
-/* A parsed use request (validate, redeem, reserve). */
-struct use_body {
-    struct use_req req;
-    struct order order;
-    char key[CODEFMT_KEY_MAX + 1];
-    enum promo_err format; /* PROMO_INVALID_FORMAT when the code cannot be a code */
-};
 
 static bool parse_items(struct api_req *r, json_t *arr, struct order *o, struct api_resp *w)
 {
@@ -56,11 +49,11 @@ static bool parse_items(struct api_req *r, json_t *arr, struct order *o, struct 
     return true;
 }
 
-/* Reads the body shared by validate, redeem and reserve. The code's format
- * is not a 400: a shopper's typo is a refusal reason (invalid_format). */
-static bool parse_use(struct api_req *r, json_t *body, bool need_order_id, struct use_body *u,
-                      struct api_resp *w)
-/* The order is required even to validate: every answer is about an order. */
+/* Declared in parse.h. The code's format is not a 400: a shopper's typo is
+ * a refusal reason (invalid_format). The order is required even to
+ * validate: every answer is about an order. */
+bool api_parse_use(struct api_req *r, json_t *body, bool need_order_id, struct use_body *u,
+                   struct api_resp *w)
 {
     memset(u, 0, sizeof(*u));
     const char *code = NULL;
@@ -168,11 +161,13 @@ void api_validate(struct api_req *r, struct api_resp *w)
     if (!body)
         return;
     struct use_body u;
-    if (!parse_use(r, body, false, &u, w)) {
+    if (!api_parse_use(r, body, false, &u, w)) {
         json_decref(body);
         return;
     }
     json_decref(body);
+    if (!api_guard_customer(r, u.req.customer_id, w))
+        return;
     atomic_fetch_add(&r->ctx->validations, 1);
     struct use_result res;
     memset(&res, 0, sizeof res);
@@ -183,6 +178,12 @@ void api_validate(struct api_req *r, struct api_resp *w)
         if (rc != PROMO_OK)
             return api_store_error(w, rc, "code");
     }
+    api_guard_failure(r, u.req.customer_id, res.v.reason);
+    /* A storefront token is public: it hears only coarse reasons, so it
+     * cannot tell an unknown code from a disabled or limited one. The
+     * fine reason was counted and logged above all the same. */
+    if (core_role_parse(r->auth.role) == ROLE_STOREFRONT)
+        res.v.reason = core_coarse_reason(res.v.reason);
     if (res.v.reason != PROMO_OK)
         return api_json(w, 200, json_pack("{s:b, s:s, s:s}", "valid", 0, "reason",
                                           promo_err_code(res.v.reason), "message",
@@ -197,9 +198,10 @@ void api_validate(struct api_req *r, struct api_resp *w)
 
 /* ---- redeem, reserve --------------------------------------------------------- */
 
-static void refuse(struct api_req *r, struct api_resp *w, enum promo_err rc)
+static void refuse(struct api_req *r, const struct use_body *u, struct api_resp *w, enum promo_err rc)
 {
     atomic_fetch_add(&r->ctx->redemption_refusals, 1);
+    api_guard_failure(r, u->req.customer_id, rc);
     if (rc == PROMO_CONFLICT)
         return api_error(w, rc, "this Idempotency-Key was used for a different request");
     if (promo_err_is_reason(rc))
@@ -213,16 +215,16 @@ void api_redeem(struct api_req *r, struct api_resp *w)
     if (!body)
         return;
     struct use_body u;
-    bool ok = parse_use(r, body, true, &u, w);
+    bool ok = api_parse_use(r, body, true, &u, w);
     json_decref(body);
-    if (!ok)
+    if (!ok || !api_guard_customer(r, u.req.customer_id, w))
         return;
     if (u.format != PROMO_OK)
-        return refuse(r, w, PROMO_INVALID_FORMAT);
+        return refuse(r, &u, w, PROMO_INVALID_FORMAT);
     struct use_result res;
     enum promo_err rc = store_redeem(r->ctx->st, r->a, &u.req, &res);
     if (rc != PROMO_OK)
-        return refuse(r, w, rc);
+        return refuse(r, &u, w, rc);
     if (!res.replay)
         atomic_fetch_add(&r->ctx->redemptions, 1);
     else
@@ -236,16 +238,16 @@ void api_reserve(struct api_req *r, struct api_resp *w)
     if (!body)
         return;
     struct use_body u;
-    bool ok = parse_use(r, body, true, &u, w);
+    bool ok = api_parse_use(r, body, true, &u, w);
     json_decref(body);
-    if (!ok)
+    if (!ok || !api_guard_customer(r, u.req.customer_id, w))
         return;
     if (u.format != PROMO_OK)
-        return refuse(r, w, PROMO_INVALID_FORMAT);
+        return refuse(r, &u, w, PROMO_INVALID_FORMAT);
     struct use_result res;
     enum promo_err rc = store_reserve(r->ctx->st, r->a, &u.req, &res);
     if (rc != PROMO_OK)
-        return refuse(r, w, rc);
+        return refuse(r, &u, w, rc);
     atomic_fetch_add(&r->ctx->reservations, 1);
     api_json(w, 201, reservation_json(&res.rsv));
 }

@@ -38,6 +38,21 @@ enum role {
 enum role core_role_parse(const char *name);
 /* ROLE_ADMIN → "admin"; "unknown" for anything else. Static storage. */
 const char *core_role_name(enum role r);
+/* True when a token of role `held` may hand out a token of role `wanted`
+ * (an OAuth client asking for a narrower scope): `wanted` is `held`
+ * itself or a role whose every route `held` may call too. So admin covers
+ * every role, marketer covers viewer, integration covers storefront, and
+ * nothing else (viewer reads campaigns, which integration and storefront
+ * may not). src/core/auth.c; tests/api/test_roles.py checks the relation
+ * against the route table. */
+bool core_role_covers(enum role held, enum role wanted);
+/* The reason a storefront token is told instead of `fine`, so that a
+ * public token cannot learn which codes exist from the reasons:
+ * PROMO_SF_CODE_EXPIRED for expired, not yet valid and inactive (the
+ * campaign is paused, a draft or ended), PROMO_SF_CODE_REDEEMED for
+ * redeemed, PROMO_SF_CODE_INVALID for every other refusal. PROMO_OK and
+ * what is not a refusal reason pass unchanged. */
+enum promo_err core_coarse_reason(enum promo_err fine);
 
 /* ---- discount math ----------------------------------------------------- */
 

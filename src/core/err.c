@@ -35,5 +35,5 @@ enum promo_err promo_err_from_code(const char *code)
 
 int promo_err_is_reason(enum promo_err e)
 {
-    return (e >= PROMO_INVALID_FORMAT && e <= PROMO_CURRENCY_MISMATCH) || e == PROMO_RATE_LIMITED;
+    return (e >= PROMO_INVALID_FORMAT && e <= PROMO_SF_CODE_REDEEMED) || e == PROMO_RATE_LIMITED;
 }

@@ -3,7 +3,12 @@
  * one line and can never be half-wired (libuv's error table, in promo terms).
  *
  * The 422 rows are the stable refusal reasons of API.md; their text is what
- * a shopper may read. The other rows are generic API errors; their text is a
+ * a shopper may read. The three SF_ rows are the coarse reasons a
+ * storefront token is told instead (core_coarse_reason): one text per
+ * coarse reason whatever the fine one was, so the message cannot tell
+ * "expired" from "not yet valid" either. Two of them share the machine
+ * code of a fine reason (code_expired, code_redeemed); promo_err_from_code
+ * gives the fine row, which comes first. The other rows are generic API errors; their text is a
  * fallback only: the API layer usually sends a message naming the field. */
 #ifndef PROMO_CORE_ERR_H
 #define PROMO_CORE_ERR_H
@@ -64,6 +69,12 @@
     X(CURRENCY_MISMATCH, 422, "currency_mismatch",                                                \
       "This code cannot be used with your order's currency.",                                     \
       "주문 통화에는 사용할 수 없는 쿠폰입니다.")                                                 \
+    X(SF_CODE_INVALID, 422, "code_invalid", "This code cannot be used.",                          \
+      "사용할 수 없는 쿠폰 코드입니다.")                                                          \
+    X(SF_CODE_EXPIRED, 422, "code_expired", "This code cannot be used at this time.",             \
+      "현재 사용 가능한 기간이 아닌 쿠폰입니다.")                                                 \
+    X(SF_CODE_REDEEMED, 422, "code_redeemed", "This code has already been used.",                 \
+      "이미 사용된 쿠폰 코드입니다.")                                                             \
     X(RATE_LIMITED, 429, "rate_limited", "Too many attempts; please try again later.",            \
       "시도 횟수가 너무 많습니다. 잠시 후 다시 시도해 주세요.")                                   \
     X(INTERNAL, 500, "internal", "an internal error occurred", "내부 오류가 발생했습니다")        \
@@ -88,7 +99,7 @@ const char *promo_err_message(enum promo_err e, enum promo_lang lang);
 /* Parses a machine code back; returns PROMO_ERR__COUNT when unknown. */
 enum promo_err promo_err_from_code(const char *code);
 /* True for the refusal reasons a validation can answer (the 422 reasons
- * of API.md's list, plus rate_limited). */
+ * of API.md's list, the coarse storefront ones, plus rate_limited). */
 int promo_err_is_reason(enum promo_err e);
 
 #endif

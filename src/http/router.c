@@ -6,6 +6,7 @@
 
 #define JSON_MAX (1u << 20)       /* 1 MiB */
 #define CSV_MAX (32u << 20)       /* 32 MiB */
+#define FORM_MAX (8u << 10)       /* 8 KiB: an OAuth token request is a few short parameters */
 
 /* Who may call what: the permission matrix of docs/security.md. */
 #define R_ADMIN ROLE_ADMIN
@@ -34,6 +35,7 @@ static const struct route routes[] = {
     {"POST", "/v1/codes/*/disable", api_code_disable, R_MANAGE, JSON_MAX},
     {"GET", "/v1/jobs/*", api_job_get, R_READ, JSON_MAX},
     {"GET", "/v1/events", api_events_list, R_READ, JSON_MAX},
+    {"GET", "/v1/audit", api_audit_list, R_ADMIN, JSON_MAX},
     {"POST", "/v1/validate", api_validate, R_VALIDATE, JSON_MAX},
     {"POST", "/v1/redemptions", api_redeem, R_USE, JSON_MAX},
     {"GET", "/v1/redemptions", api_redemption_list, R_ORDERS, JSON_MAX},
@@ -43,6 +45,16 @@ static const struct route routes[] = {
     {"GET", "/v1/reservations/*", api_reservation_get, R_ORDERS, JSON_MAX},
     {"POST", "/v1/reservations/*/confirm", api_reservation_confirm, R_USE, JSON_MAX},
     {"POST", "/v1/reservations/*/release", api_reservation_release, R_USE, JSON_MAX},
+    {"POST", "/v1/tokens", api_token_create, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/tokens", api_token_list, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/tokens/*", api_token_get, R_ADMIN, JSON_MAX},
+    {"DELETE", "/v1/tokens/*", api_token_revoke, R_ADMIN, JSON_MAX},
+    {"POST", "/v1/oauth/clients", api_oauth_client_create, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/oauth/clients", api_oauth_client_list, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/oauth/clients/*", api_oauth_client_get, R_ADMIN, JSON_MAX},
+    {"DELETE", "/v1/oauth/clients/*", api_oauth_client_delete, R_ADMIN, JSON_MAX},
+    /* Public: the client authenticates itself (Basic or form), RFC 6749 §4.4. */
+    {"POST", "/oauth/token", api_oauth_token, 0, FORM_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

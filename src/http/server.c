@@ -11,8 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/client_ip.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "http/tls.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -25,6 +27,7 @@
 struct http_server {
     struct MHD_Daemon *d;
     struct api_ctx *ctx;
+    struct http_tls_pem tls; /* kept (key wiped at stop) while the daemon may read it */
 };
 
 /* One request's state, from its first byte to its completion. */
@@ -116,7 +119,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct api_ctx *ctx
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (w->header_name)
         MHD_add_response_header(resp, w->header_name, w->header_value);
-    if (w->status == 401)
+    /* A handler that sends its own challenge (the token endpoint's Basic) replaces this one. */
+    if (w->status == 401 && !(w->header_name && strcasecmp(w->header_name, MHD_HTTP_HEADER_WWW_AUTHENTICATE) == 0))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"promo\"");
     count_status(ctx, w->status);
     enum MHD_Result r = MHD_queue_response(c, (unsigned)w->status, resp);
@@ -165,18 +169,49 @@ static const char *bearer(struct MHD_Connection *c)
     return h;
 }
 
+/* Decides the answer into w: the client IP's limits first (a flood costs
+ * one table lookup), the route, authentication, the token's limits, the
+ * role, then the handler. A refusal leaves its reason in r->refusal. */
+static void route(struct MHD_Connection *c, struct req_state *rs, struct api_req *r, struct api_resp *w)
+{
+    if (!api_guard_ip(r, w))
+        return;
+    if (rs->route_status == 404)
+        return api_error(w, PROMO_NOT_FOUND, "no such route");
+    if (rs->route_status == 405) {
+        char allow[128];
+        api_error(w, PROMO_METHOD_NOT_ALLOWED, "this method is not allowed on this route");
+        w->header_name = MHD_HTTP_HEADER_ALLOW;
+        w->header_value = arena_strdup(r->a, router_allowed(r->path, allow, sizeof allow));
+        return;
+    }
+    if (r->idem_key && (!*r->idem_key || strlen(r->idem_key) > 255))
+        return api_error(w, PROMO_BAD_REQUEST, "Idempotency-Key must be 1 to 255 characters");
+    if (rs->m.route->roles) {
+        enum promo_err rc = api_authenticate(r->ctx, r->a, bearer(c), r->now, &r->auth);
+        if (rc == PROMO_UNAUTHORIZED) {
+            r->refusal = !bearer(c) ? "no bearer token" : r->auth.id ? "token revoked or expired" : "unknown token";
+            return api_error(w, rc, "a valid bearer token is required (Authorization: Bearer <token>)");
+        }
+        if (rc != PROMO_OK)
+            return api_error(w, PROMO_UNAVAILABLE, "the store is not available; try again shortly");
+        if (!api_guard_token(r, w))
+            return;
+        if (!(rs->m.route->roles & (unsigned)core_role_parse(r->auth.role))) {
+            r->refusal = "role not allowed on this route";
+            return api_error(w, PROMO_FORBIDDEN, "a token with the role %s may not %s %s",
+                             r->auth.role ? r->auth.role : "?", r->method, rs->m.route->pattern);
+        }
+    }
+    rs->m.route->handler(r, w);
+}
+
 static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c, struct req_state *rs,
                                 const char *method, const char *url)
 {
     struct api_ctx *ctx = s->ctx;
-    if (rs->route_status == 404)
-        return send_error(c, ctx, PROMO_NOT_FOUND, "no such route", NULL, NULL);
-    if (rs->route_status == 405) {
-        char allow[128];
-        router_allowed(url, allow, sizeof allow);
-        return send_error(c, ctx, PROMO_METHOD_NOT_ALLOWED, "this method is not allowed on this route",
-                          MHD_HTTP_HEADER_ALLOW, allow);
-    }
+    char ip[CLIENT_IP_MAX];
+    http_client_ip(c, ctx->cfg && ctx->cfg->trust_forwarded_for, ip);
     struct api_req r = {
         .ctx = ctx,
         .a = &rs->a,
@@ -190,31 +225,17 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
         .query = query_get,
         .qctx = c,
         .now = time_now(),
+        .client_ip = ip,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
     };
     for (int i = 0; i < rs->m.n_params; i++)
         r.params[i] = arena_strndup(&rs->a, rs->m.param[i], rs->m.param_len[i]);
-    if (r.idem_key && (!*r.idem_key || strlen(r.idem_key) > 255))
-        return send_error(c, ctx, PROMO_BAD_REQUEST, "Idempotency-Key must be 1 to 255 characters", NULL, NULL);
-    if (rs->m.route->roles) {
-        enum promo_err rc = api_authenticate(ctx, &rs->a, bearer(c), r.now, &r.auth);
-        if (rc == PROMO_UNAUTHORIZED)
-            return send_error(c, ctx, rc, "a valid bearer token is required (Authorization: Bearer <token>)",
-                              NULL, NULL);
-        if (rc != PROMO_OK)
-            return send_error(c, ctx, PROMO_UNAVAILABLE, "the store is not available; try again shortly", NULL, NULL);
-        if (!(rs->m.route->roles & (unsigned)core_role_parse(r.auth.role))) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "a token with the role %s may not %s %s", r.auth.role ? r.auth.role : "?",
-                     method, rs->m.route->pattern);
-            return send_error(c, ctx, PROMO_FORBIDDEN, msg, NULL, NULL);
-        }
-    }
     struct api_resp w = {0};
-    rs->m.route->handler(&r, &w);
-    if (strcmp(method, "HEAD") == 0 && w.json) {
-        /* MHD sends no body for HEAD; the status and headers still tell. */
-    }
-    return send_answer(c, ctx, &w);
+    route(c, rs, &r, &w);
+    /* MHD sends no body for HEAD; the status and headers still tell. */
+    enum MHD_Result res = send_answer(c, ctx, &w);
+    api_audit_record(ctx, &r, w.status); /* after the answer is queued: never delays it */
+    return res;
 }
 
 /* Percent-decoding that refuses to decode %00: a NUL would cut the path
@@ -393,7 +414,26 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *e
     return 0;
 }
 
-struct http_server *http_start(struct api_ctx *ctx, const char *listen, char *err, size_t errlen)
+/* The TLS options when tls is given (the PEM text is loaded into s->tls),
+ * else just the end marker: MHD_OPTION_ARRAY takes either. */
+static int tls_options(struct http_server *s, const struct http_tls *tls, struct MHD_OptionItem opt[4],
+                       unsigned *flags, char *err, size_t errlen)
+{
+    opt[0] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (!tls)
+        return 0;
+    if (http_tls_load(tls->cert_file, tls->key_file, &s->tls, err, errlen) != 0)
+        return -1;
+    opt[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls.cert};
+    opt[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls.key};
+    opt[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES};
+    opt[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    *flags |= MHD_USE_TLS;
+    return 0;
+}
+
+struct http_server *http_start(struct api_ctx *ctx, const char *listen, const struct http_tls *tls,
+                               char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     if (parse_listen(listen, &ss, err, errlen) != 0)
@@ -408,7 +448,13 @@ struct http_server *http_start(struct api_ctx *ctx, const char *listen, char *er
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls_opt[4];
+    if (tls_options(s, tls, tls_opt, &flags, err, errlen) != 0) {
+        free(s);
+        return NULL;
+    }
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_ARRAY, tls_opt,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -421,7 +467,9 @@ struct http_server *http_start(struct api_ctx *ctx, const char *listen, char *er
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                             MHD_OPTION_END);
     if (!s->d) {
-        snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)", listen);
+        snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine%s)", listen,
+                 tls ? ", or TLS could not start: see the log above" : "");
+        http_tls_free(&s->tls);
         free(s);
         return NULL;
     }
@@ -433,5 +481,6 @@ void http_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    http_tls_free(&s->tls);
     free(s);
 }

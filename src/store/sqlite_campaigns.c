@@ -1,4 +1,4 @@
-/* sqlite_campaigns.c — campaigns, the event log, tokens and jobs on SQLite. */
+/* sqlite_campaigns.c — campaigns, the event log and jobs on SQLite. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,88 +380,7 @@ enum promo_err store_campaign_modify(struct store *st, struct arena *a, const ch
     return writer_run(st, op_campaign_modify, &m);
 }
 
-/* ---- tokens -------------------------------------------------------------- */
-
-enum promo_err store_token_count(struct store *st, int64_t *n)
-{
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, "SELECT count(*) FROM tokens");
-    enum promo_err rc = PROMO_INTERNAL;
-    if (s && sqlite3_step(s) == SQLITE_ROW) {
-        *n = sqlite3_column_int64(s, 0);
-        rc = PROMO_OK;
-    }
-    if (s)
-        sqlite3_reset(s);
-    reader_put(st, c);
-    return rc;
-}
-
-struct token_args {
-    const struct token *t;
-    const char *hash;
-};
-
-static const char SQL_TOKEN_INSERT[] =
-    "INSERT INTO tokens (id, secret_hash, role, name, created_at, expires_at) VALUES (?,?,?,?,?,?)";
-
-static enum promo_err op_token_create(struct store *st, struct conn *c, void *arg)
-{
-    (void)st;
-    struct token_args *ta = arg;
-    sqlite3_stmt *s = conn_stmt(c, SQL_TOKEN_INSERT);
-    if (!s)
-        return PROMO_INTERNAL;
-    bind_text(s, 1, ta->t->id);
-    bind_text(s, 2, ta->hash);
-    bind_text(s, 3, ta->t->role);
-    bind_text(s, 4, ta->t->name);
-    bind_i64(s, 5, ta->t->created_at);
-    bind_opt(s, 6, ta->t->expires_at, 0);
-    enum promo_err rc = step_done(c, s);
-    if (rc == PROMO_OK)
-        rc = event_log(c, "token_created", ta->t->created_at, NULL, NULL, NULL, NULL, ta->t->id, NULL, NULL);
-    return rc;
-}
-
-enum promo_err store_token_create(struct store *st, const struct token *t, const char *secret_hash)
-{
-    struct token_args ta = {t, secret_hash};
-    return writer_run(st, op_token_create, &ta);
-}
-
-static const char SQL_TOKEN_FIND[] =
-    "SELECT id, role, name, created_at, expires_at, revoked_at FROM tokens WHERE secret_hash = ?";
-
-enum promo_err store_token_find(struct store *st, struct arena *a, const char *secret_hash,
-                                struct token *out)
-{
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_TOKEN_FIND);
-    enum promo_err rc = PROMO_INTERNAL;
-    if (s) {
-        bind_text(s, 1, secret_hash);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            out->id = col_text(s, 0, a);
-            out->role = col_text(s, 1, a);
-            out->name = col_text(s, 2, a);
-            out->created_at = sqlite3_column_int64(s, 3);
-            out->expires_at = col_opt(s, 4, 0);
-            out->revoked_at = col_opt(s, 5, 0);
-            rc = PROMO_OK;
-        } else {
-            rc = r == SQLITE_DONE ? PROMO_NOT_FOUND : db_fail(c, "token find");
-        }
-        sqlite3_reset(s);
-    }
-    reader_put(st, c);
-    return rc;
-}
+/* Tokens and OAuth clients: sqlite_tokens.c. */
 
 /* ---- jobs ---------------------------------------------------------------- */
 

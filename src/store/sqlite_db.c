@@ -404,6 +404,11 @@ enum promo_err store_open(const char *url, struct store **out, char *err, size_t
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_mutex_init(&st->wlock, NULL);
     pthread_cond_init(&st->wcv, NULL);
+    if (audit_queue_open(st) != 0) {
+        snprintf(err, errlen, "out of memory");
+        store_close(st);
+        return PROMO_INTERNAL;
+    }
     st->writer_conn = conn_open(st->path, 1, err, errlen);
     if (!st->writer_conn || migrate(st->writer_conn, err, errlen) != 0) {
         store_close(st);
@@ -430,6 +435,7 @@ void store_close(struct store *st)
         pthread_mutex_unlock(&st->wlock);
         pthread_join(st->writer, NULL);
     }
+    audit_queue_close(st);
     while (st->free_readers) {
         struct conn *c = st->free_readers;
         st->free_readers = c->next_free;

@@ -50,6 +50,8 @@ struct store {
     int stopping;
     uint64_t batches, ops; /* for metrics */
     uint64_t busy_ns, commit_ns; /* writer time in batches, and in COMMIT (fsync) */
+
+    struct audit_queue *audit; /* audit rows waiting for the writer (sqlite_audit.c) */
 };
 
 /* ---- connections --------------------------------------------------------- */
@@ -88,6 +90,10 @@ enum promo_err campaign_read(struct conn *c, struct arena *a, const char *id, st
                              struct campaign_counts *counts);
 /* Ends lapsed holds inside the writer's transaction. */
 enum promo_err sweep_holds(struct conn *c, int64_t now);
+/* The audit queue: made by store_open before the writer starts, freed by
+ * store_close after the writer stopped. 0 or -1. */
+int audit_queue_open(struct store *st);
+void audit_queue_close(struct store *st);
 /* Next value of a table's seq for SQLite rowid tables is automatic; ids are
  * random (util_rand_id). */
 

@@ -30,18 +30,67 @@ struct store;
 enum promo_err store_open(const char *url, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 
-/* ---- tokens -------------------------------------------------------------- */
+/* ---- tokens and OAuth clients (sqlite_tokens.c) --------------------------- */
 struct token {
     const char *id, *role, *name;
+    const char *kind;               /* "api" (made by an admin) | "oauth" (issued to a client) */
+    const char *client_id;          /* oauth: the client it was issued to; else NULL */
     int64_t created_at, expires_at; /* expires_at 0: never */
     int64_t revoked_at;             /* 0: live */
+    int64_t last_used_at;           /* 0: never; kept to the minute (store_token_touch) */
 };
 enum promo_err store_token_count(struct store *st, int64_t *n);
-/* Stores a token by the hash of its secret (util_hash_secret). */
-enum promo_err store_token_create(struct store *st, const struct token *t, const char *secret_hash);
+/* Live (not revoked, not expired at `now`) admin tokens. */
+enum promo_err store_token_count_admins(struct store *st, int64_t now, int64_t *n);
+/* Stores a token by the hash of its secret (util_hash_secret) and its
+ * `token_created` event; `actor` is the id of the token that made it
+ * (NULL: the server itself). t->kind NULL means "api". PROMO_CONFLICT when
+ * the hash is already taken. */
+enum promo_err store_token_create(struct store *st, const struct token *t, const char *secret_hash,
+                                  const char *actor);
 /* Finds the token whose secret hashes to `secret_hash`. */
 enum promo_err store_token_find(struct store *st, struct arena *a, const char *secret_hash,
                                 struct token *out);
+enum promo_err store_token_get(struct store *st, struct arena *a, const char *id, struct token *out);
+/* Up to `limit` tokens after the id `cursor` (NULL: from the start) in
+ * creation order, of one kind (NULL: any). *next: NULL at the end. */
+enum promo_err store_token_list(struct store *st, struct arena *a, const char *kind, const char *cursor,
+                                int limit, struct token **out, size_t *n, const char **next);
+/* Sets revoked_at and logs `token_revoked` in one transaction. *out is
+ * the token after it; PROMO_CONFLICT when it was already revoked. */
+enum promo_err store_token_revoke(struct store *st, struct arena *a, const char *id, int64_t now,
+                                  const char *actor, struct token *out);
+/* Records a use of the token at `now`: asynchronous (returns at once, the
+ * writer commits it with its next batch), and the caller calls it at most
+ * about once a minute per token (see api_authenticate). */
+void store_token_touch(struct store *st, const char *id, int64_t now);
+
+struct oauth_client {
+    const char *id, *name, *role;
+    int64_t access_token_ttl; /* seconds */
+    int64_t created_at;
+    int64_t deleted_at;       /* 0: live */
+};
+/* Stores a client by the hash of its secret, with `oauth_client_created`. */
+enum promo_err store_oauth_client_create(struct store *st, const struct oauth_client *c, const char *secret_hash,
+                                         const char *actor);
+/* A client and, when secret_hash is not NULL, the hash of its secret (65
+ * bytes) for the caller to compare. Deleted clients are found too. */
+enum promo_err store_oauth_client_get(struct store *st, struct arena *a, const char *id, struct oauth_client *out,
+                                      char *secret_hash);
+enum promo_err store_oauth_client_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                                       struct oauth_client **out, size_t *n, const char **next);
+/* Marks the client deleted and revokes its live tokens (*revoked of them)
+ * with `oauth_client_deleted`, in one transaction. PROMO_CONFLICT when it
+ * was already deleted. */
+enum promo_err store_oauth_client_delete(struct store *st, struct arena *a, const char *id, int64_t now,
+                                         const char *actor, struct oauth_client *out, int64_t *revoked);
+/* Stores an access token (t->kind "oauth", t->client_id set) with
+ * `oauth_token_issued`, only if the client is still live when the writer
+ * runs it, so no token outlives a DELETE of its client (PROMO_NOT_FOUND
+ * otherwise). Tokens of the client expired for more than a day go in the
+ * same transaction: the table does not grow with every grant. */
+enum promo_err store_oauth_token_issue(struct store *st, const struct token *t, const char *secret_hash);
 
 /* ---- campaigns ----------------------------------------------------------- */
 struct campaign_counts {
@@ -231,6 +280,44 @@ struct event {
 enum promo_err store_events_list(struct store *st, struct arena *a, const char *campaign_id,
                                  const char *type, int64_t after_seq, int limit, struct event **out,
                                  size_t *n, int64_t *next_seq);
+/* Logs `abuse_detected` for a key that brute-force detection just blocked
+ * (kind "ip", "token" or "customer"; subject "kind:key"; a customer key is
+ * also the event's customer_id). Asynchronous, like store_audit_append:
+ * returns at once, the writer commits it with its next batch. */
+void store_abuse_log(struct store *st, const char *kind, const char *key, int64_t at, const char *data_json);
+
+/* ---- the audit log (append-only) ----------------------------------------- */
+/* One API call as audited. Never a body, a header, a secret or a whole
+ * code: api/ masks codes in paths before appending. */
+struct audit_entry {
+    int64_t seq, at;          /* seq: set when read back */
+    const char *token_id;     /* NULL: no token recognised */
+    const char *role;         /* NULL with token_id */
+    const char *ip, *method, *path;
+    int status;
+    const char *reason;       /* why a call was refused, or NULL */
+    int64_t count;            /* read back: identical refusals this row stands for (≥ 1) */
+};
+/* Copies the row into a queue and returns at once: auditing never waits
+ * for a commit. Queued rows are inserted by the writer ~20 ms later, all
+ * in one operation, so a row lags its answer by some 20 ms and is lost
+ * only if the process dies first, or if more than 100,000 rows wait (a
+ * stalled disk): those are counted (store_audit_stats). A graceful stop
+ * writes all. A refusal (401/403/429) identical to one still waiting
+ * (same IP, token, method, path, status, reason) adds to its count. */
+void store_audit_append(struct store *st, const struct audit_entry *e);
+struct audit_filter {
+    const char *token_id, *ip, *method; /* NULL: any */
+    int status;                         /* 0: any */
+    int64_t since, until;               /* since <= at < until; 0: open */
+};
+/* Rows in log order after `after_seq` (0: from the start) matching f; up
+ * to `limit`; *next_seq is the seq to continue after, or 0 at the end. */
+enum promo_err store_audit_list(struct store *st, struct arena *a, const struct audit_filter *f,
+                                int64_t after_seq, int limit, struct audit_entry **out, size_t *n,
+                                int64_t *next_seq);
+/* Rows waiting for the writer now, and rows dropped since the store opened. */
+void store_audit_stats(struct store *st, uint64_t *queued, uint64_t *dropped);
 
 /* ---- maintenance --------------------------------------------------------- */
 /* Ends lapsed holds (gives their uses back, logs `reservation_expired`). */

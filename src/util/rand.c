@@ -2,8 +2,10 @@
 
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 
-static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+/* Base32 in ASCII order, so time-prefixed ids sort by time as strings. */
+static const char b32[] = "234567abcdefghijklmnopqrstuvwxyz";
 
 int util_rand_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
@@ -53,7 +55,22 @@ static void rand_chars(const char *prefix, size_t nchars, char *out, size_t outl
     out[pl + nchars] = 0;
 }
 
-void util_rand_id(const char *prefix, char *out, size_t outlen) { rand_chars(prefix, 20, out, outlen); }
+void util_rand_id(const char *prefix, char *out, size_t outlen)
+{
+    size_t pl = strlen(prefix);
+    if (outlen < pl + 26) {
+        if (outlen)
+            out[0] = 0;
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    memcpy(out, prefix, pl);
+    for (int i = 8; i >= 0; i--, ms >>= 5)
+        out[pl + (size_t)i] = b32[ms & 31];
+    rand_chars("", 16, out + pl + 9, outlen - pl - 9);
+}
 
 void util_rand_secret(const char *prefix, char *out, size_t outlen) { rand_chars(prefix, 40, out, outlen); }
 

@@ -12,8 +12,12 @@ int util_rand_init(void);
  * with rejection sampling, so making a code costs no system call per
  * character; larger bounds use randombytes_uniform. */
 uint32_t util_rand_uniform(uint32_t upper);
-/* "<prefix>" + 20 random lower-case base32 characters (100 bits), written
- * NUL-terminated into out (at least strlen(prefix) + 21 bytes). */
+/* "<prefix>" + 9 base32 characters of the current time in milliseconds +
+ * 16 random base32 characters (80 bits), NUL-terminated into out (at least
+ * strlen(prefix) + 26 bytes). Time first makes ids of one kind sort by
+ * creation, so their unique index grows at its right edge instead of
+ * taking random inserts (fewer pages written per commit); the random part
+ * keeps them unguessable. */
 void util_rand_id(const char *prefix, char *out, size_t outlen);
 /* A secret token: "<prefix>" + 40 base32 characters (200 bits). */
 void util_rand_secret(const char *prefix, char *out, size_t outlen);

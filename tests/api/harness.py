@@ -152,10 +152,30 @@ def _read(conn, method, path, body_bytes, h):
     return Response(resp.status, resp.reason, hdrs, data), resp
 
 
+# The suite's configuration file unless a test gives its own: rate limits
+# and brute-force detection off, so that tests of other features (load,
+# races, hostile input full of unknown codes) are never throttled.
+# test_abuse.py and test_audit.py start servers with their own.
+RELAXED_CONFIG = """[limits]
+per_ip_per_second = 0
+per_token_per_second = 0
+storefront_per_second = 0
+per_customer_per_second = 0
+[bruteforce]
+failures = 0
+"""
+
+
 class Server:
     """One promo server process on its own database and port."""
 
-    def __init__(self, bin=None, token=None, extra_env=None):
+    def __init__(self, bin=None, token=None, extra_env=None, extra_args=None, ssl_context=None, config=None):
+        """extra_args: more `promo serve` arguments (["--tls-cert", f, ...]);
+        ssl_context: talk HTTPS, verified by this ssl.SSLContext;
+        config: the INI text given as --config (None: RELAXED_CONFIG; "": no
+        file, the server's defaults). Written anew at every start, so a test
+        may change srv.config and restart."""
+        self.config = RELAXED_CONFIG if config is None else config
         self.bin = bin or promo_bin()
         self.tmp = tempfile.mkdtemp(prefix="promo-api-")
         self.db = os.path.join(self.tmp, "promo.db")
@@ -163,6 +183,8 @@ class Server:
         self.host = "127.0.0.1"
         self.token = token or ("t" + secrets.token_hex(20))
         self.extra_env = dict(extra_env or {})
+        self.extra_args = list(extra_args or [])
+        self.ssl_context = ssl_context
         self.bootstrap = True  # False: start without PROMO_BOOTSTRAP_TOKEN
         self.proc = None
         self.expected_dead = False
@@ -183,6 +205,11 @@ class Server:
         env.pop("PROMO_DB", None)
         env.pop("PROMO_LISTEN", None)
         env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        env.pop("PROMO_CONFIG", None)
+        if self.config:
+            env["PROMO_CONFIG"] = os.path.join(self.tmp, "promo.ini")
+            with open(env["PROMO_CONFIG"], "w") as f:
+                f.write(self.config)
         env.update(self.extra_env)
         self.starts += 1
         errf = open(self.stderr_path, "ab")
@@ -190,7 +217,7 @@ class Server:
         errf.write(("\n===== start #%d =====\n" % self.starts).encode())
         errf.flush()
         self.proc = subprocess.Popen(
-            [self.bin, "serve", "--db", self.db, "--listen", "%s:%d" % (self.host, self.port)],
+            [self.bin, "serve", "--db", self.db, "--listen", "%s:%d" % (self.host, self.port)] + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=outf, stderr=errf, env=env, cwd=self.tmp)
         errf.close()
         outf.close()
@@ -270,6 +297,9 @@ class Server:
 
     # --- HTTP --------------------------------------------------------------------
     def conn(self, timeout=None):
+        if self.ssl_context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout or HTTP_TIMEOUT,
+                                               context=self.ssl_context)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout or HTTP_TIMEOUT)
 
     def request(self, method, path, body=None, headers=None, token=_DEFAULT, raw=None, timeout=None):

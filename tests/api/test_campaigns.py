@@ -431,3 +431,15 @@ def test_list_cursor_is_stable_while_campaigns_are_added(srv):
         assert len(seen) < len(before) + 10 * len(added) + 100, "the listing never ends"
     assert len(seen) == len(set(seen)), "a campaign was listed twice while others were added"
     assert before <= set(seen), "campaigns missing: %r" % (before - set(seen))
+
+
+def test_date_only_with_odd_offsets(srv):
+    cases = [("Asia/Kathmandu", "2031-11-01", "2031-11-01", "2031-10-31T18:15:00Z", "2031-11-01T18:14:59Z"),
+             ("America/St_Johns", "2031-12-01", "2031-12-31", "2031-12-01T03:30:00Z", "2032-01-01T03:29:59Z"),
+             # the day Lord Howe moves its clocks by 30 minutes (+10:30 -> +11:00)
+             ("Australia/Lord_Howe", "2031-10-05", "2031-10-05", "2031-10-04T13:30:00Z", "2031-10-05T12:59:59Z"),
+             ("UTC", "2031-11-01", "2031-11-30", "2031-11-01T00:00:00Z", "2031-11-30T23:59:59Z")]
+    for tz, s, e, ws, we in cases:
+        c = create_campaign(srv, timezone=tz, starts_at=s, ends_at=e)
+        assert (c["starts_at"], c["ends_at"]) == (ws, we), "%s %s..%s: got %s..%s, want %s..%s" % (
+            tz, s, e, c["starts_at"], c["ends_at"], ws, we)

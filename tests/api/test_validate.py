@@ -324,3 +324,30 @@ def test_limit_lowered_below_usage_refuses(srv):
     invalid(validate(srv, codes[3]), "campaign_limit_reached")
     expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"limits": {"max_redemptions": None}}), 200)
     valid(validate(srv, codes[3]), "after clearing the limit")
+
+
+def test_window_is_followed_live(srv):
+    """Status and validation follow the clock without any write: a campaign
+    starting in 2 s becomes active, one ending in 2 s becomes ended."""
+    now = time.time()
+    later, code_later = campaign_with_code(srv, starts_at=rfc3339(now + 2))
+    soon, code_soon = campaign_with_code(srv, ends_at=rfc3339(now + 2))
+    c = create_campaign(srv)
+    k = uniq("EXPSOON")
+    r = srv.request("POST", "/v1/campaigns/%s/codes/import" % c["id"],
+                    raw=("code,customer_id,max_uses,expires_at\n%s,,1,%s\n" % (k, rfc3339(now + 2))).encode(),
+                    headers={"Content-Type": "text/csv"})
+    assert expect(r, 200)["imported"] == 1
+    invalid(validate(srv, code_later), "code_not_yet_valid")
+    valid(validate(srv, code_soon), "before ends_at")
+    valid(validate(srv, k), "before the code's expires_at")
+    assert get_code(srv, k)["state"] == "active"
+    time.sleep(max(0.0, now + 3.2 - time.time()))
+    valid(validate(srv, code_later), "after starts_at passed")
+    invalid(validate(srv, code_soon), "code_expired", what="after ends_at passed")
+    invalid(validate(srv, k), "code_expired", what="after the code's expires_at passed")
+    assert get_code(srv, k)["state"] == "expired"
+    g = srv.request("GET", "/v1/campaigns/" + later["id"]).json
+    assert g["status"] == "active", g["status"]
+    g = srv.request("GET", "/v1/campaigns/" + soon["id"]).json
+    assert g["status"] == "ended", g["status"]

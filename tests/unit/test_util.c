@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/arena.h"
 #include "util/buf.h"
@@ -123,16 +124,24 @@ static void arena_keeps_small_and_large_allocations_apart(void **state)
     assert_null(a.head);
 }
 
-static void ids_have_the_prefix_and_100_random_bits(void **state)
+static void ids_have_the_prefix_sort_by_time_and_differ(void **state)
 {
     (void)state;
     assert_int_equal(util_rand_init(), 0);
-    char a[48], b[48];
+    char a[48], b[48], later[48];
     util_rand_id("cmp_", a, sizeof a);
     util_rand_id("cmp_", b, sizeof b);
-    assert_int_equal(strlen(a), 24);
+    assert_int_equal(strlen(a), 4 + 9 + 16);
     assert_memory_equal(a, "cmp_", 4);
     assert_string_not_equal(a, b);
+    struct timespec pause = {0, 3 * 1000000};
+    nanosleep(&pause, NULL);
+    util_rand_id("cmp_", later, sizeof later);
+    assert_true(strcmp(a, later) < 0);
+    assert_true(memcmp(a, later, 4 + 9) < 0); /* the time part alone orders them */
+    char tiny[10];
+    util_rand_id("cmp_", tiny, sizeof tiny); /* too small: empty, no overflow */
+    assert_string_equal(tiny, "");
     char h1[65], h2[65];
     util_hash_secret("secret", h1);
     util_hash_secret("secret", h2);
@@ -174,7 +183,7 @@ int main(void)
         cmocka_unit_test(unknown_or_unsafe_zones_are_refused),
         cmocka_unit_test(buffer_refuses_to_grow_past_its_cap),
         cmocka_unit_test(arena_keeps_small_and_large_allocations_apart),
-        cmocka_unit_test(ids_have_the_prefix_and_100_random_bits),
+        cmocka_unit_test(ids_have_the_prefix_sort_by_time_and_differ),
         cmocka_unit_test(uniform_draws_cover_every_value_evenly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

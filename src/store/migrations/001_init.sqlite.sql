@@ -137,7 +137,7 @@ CREATE INDEX reservations_expiry ON reservations(state, expires_at);
 -- change it records (the outbox the delivery jobs read).
 CREATE TABLE events (
     seq         INTEGER PRIMARY KEY,
-    id          TEXT NOT NULL UNIQUE,
+    id          TEXT NOT NULL,                          -- evt_…; seq is the key (no index to maintain)
     type        TEXT NOT NULL,
     at          BIGINT NOT NULL,
     campaign_id TEXT,
