@@ -167,7 +167,14 @@ def test_cursor_pages_cover_everything_once(srv):
 
 
 def test_csv_export_streams_every_row(srv):
-    everything = audit_rows(srv)
+    # Rows of its own, with a comma-free reason and a 401, so the test holds
+    # when run alone as well as after the others.
+    for _ in range(3):
+        create_campaign(srv)
+    expect(srv.post("/v1/campaigns", {"name": "x", "currency": "KRW"}, token=make_token(srv, "viewer")), 403)
+    expect(srv.get("/v1/campaigns", token="wrong"), 401)
+    everything = wait_audit(srv, lambda x: x["status"] == 401, "for the 401")
+    assert len(everything) >= 5
     r = srv.get("/v1/audit?format=csv")
     assert r.status == 200 and r.headers["content-type"].startswith("text/csv"), harness.show(r)
     rows = list(csv.DictReader(io.StringIO(r.text)))
