@@ -283,9 +283,36 @@ def test_storefront_rate_limit_is_strict_and_its_own(srv):
         r = s.post("/v1/validate", use_body(k), token=sf, headers=xff("198.51.100.7"))
         expect_error(r, 429, "rate_limited")
         assert int(r.headers["retry-after"]) >= 1, r.headers
+        assert r.headers.get("access-control-allow-origin") == "*", "a browser page must see the 429"
         # Another shopper's IP, and a server-side integration token, are not held back.
         expect(s.post("/v1/validate", use_body(k), token=sf, headers=xff("198.51.100.8")), 200)
         for _ in range(10):
             expect(s.post("/v1/validate", use_body(k), token=integ, headers=xff("198.51.100.7")), 200)
     finally:
         s.stop()
+
+
+def test_storefront_validates_from_a_browser_on_another_origin(srv):
+    """A storefront token is used from shoppers' browsers on the shop's
+    origin: /v1/validate answers the CORS preflight without a token and
+    lets the page read every answer (refusals and 429s included). No other
+    route opens to other origins."""
+    origin = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+              "Access-Control-Request-Headers": "authorization, content-type"}
+    pre = srv.request("OPTIONS", "/v1/validate", headers=origin, token=None)
+    assert pre.status == 204 and pre.body == b"", pre
+    assert pre.headers.get("access-control-allow-origin") == "*", pre.headers
+    assert pre.headers.get("access-control-allow-methods") == "POST", pre.headers
+    allowed = {h.strip().lower() for h in pre.headers.get("access-control-allow-headers", "").split(",")}
+    assert {"authorization", "content-type"} <= allowed, pre.headers
+    sf = STATE["tokens"]["storefront"]
+    for token in (sf, None):
+        r = srv.post("/v1/validate", use_body(uniq("NF")), token=token, headers={"Origin": "https://shop.example"})
+        assert r.status in (200, 401), r
+        assert r.headers.get("access-control-allow-origin") == "*", (r.status, r.headers)
+        assert "retry-after" in r.headers.get("access-control-expose-headers", "").lower(), r.headers
+    for method, path in (("OPTIONS", "/v1/campaigns"), ("OPTIONS", "/v1/redemptions"), ("GET", "/v1/campaigns")):
+        r = srv.request(method, path, headers={"Origin": "https://shop.example"})
+        assert "access-control-allow-origin" not in r.headers, (method, path, r.headers)
+        if method == "OPTIONS":
+            expect_error(r, 405, "method_not_allowed")
