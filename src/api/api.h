@@ -71,6 +71,7 @@ struct api_resp {
     void *stream_cls;
     void (*stream_free)(void *cls);
     const char *header_name, *header_value; /* one extra header, static strings */
+    bool cors; /* set by http/: a browser-callable route, answered with CORS headers */
 };
 
 typedef void (*api_handler)(struct api_req *r, struct api_resp *w);

@@ -12,9 +12,11 @@
 #define R_ADMIN ROLE_ADMIN
 #define R_MANAGE (ROLE_ADMIN | ROLE_MARKETER)                /* change campaigns and codes */
 #define R_READ (ROLE_ADMIN | ROLE_MARKETER | ROLE_VIEWER)    /* read campaigns, codes, reports */
-#define R_USE (ROLE_ADMIN | ROLE_INTEGRATION)                 /* spend codes */
+#define R_USE (ROLE_ADMIN | ROLE_INTEGRATION)                 /* spend codes: validate, reserve, redeem, rollback */
 #define R_VALIDATE (ROLE_ADMIN | ROLE_INTEGRATION | ROLE_STOREFRONT)
-#define R_ORDERS (ROLE_ADMIN | ROLE_INTEGRATION | ROLE_MARKETER | ROLE_VIEWER) /* read uses */
+/* Reading uses is reporting: issue 4 gives integration only the calls that
+ * spend codes (validate, reserve, redeem, rollback), no reads. */
+#define R_ORDERS R_READ
 
 static const struct route routes[] = {
     {"GET", "/healthz", api_health, 0, JSON_MAX},
@@ -31,7 +33,7 @@ static const struct route routes[] = {
     {"GET", "/v1/campaigns/*/codes", api_codes_list, R_READ, JSON_MAX},
     {"POST", "/v1/campaigns/*/codes/import", api_codes_import, R_MANAGE, CSV_MAX},
     {"POST", "/v1/campaigns/*/issue", api_code_issue, R_MANAGE, JSON_MAX},
-    {"GET", "/v1/codes/*", api_code_get, R_READ | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/codes/*", api_code_get, R_READ, JSON_MAX},
     {"POST", "/v1/codes/*/disable", api_code_disable, R_MANAGE, JSON_MAX},
     {"GET", "/v1/jobs/*", api_job_get, R_READ, JSON_MAX},
     {"GET", "/v1/events", api_events_list, R_READ, JSON_MAX},

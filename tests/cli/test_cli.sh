@@ -204,5 +204,57 @@ t "a malformed --item is a usage error" 2 '' '^promo: --item' promo validate WEL
 t "a bad --from file is a usage error" 2 '' 'line [0-9]' promo campaign create --from - <<<'{"name": '
 t "a bad URL is a usage error" 2 '' 'http://' promo --url ftp://example.org health
 
+# ---- tokens and OAuth clients ---------------------------------------------------------
+# absent TEXT: succeeds when $OUT does not hold TEXT.
+absent() { ! grep -qF -- "$1" <<<"$OUT"; }
+t "token create prints the secret once" 0 '^secret: promo_[a-z0-9]+$' 'shown only this once' \
+  promo token create --role viewer --name cli-viewer
+VSECRET=$(sed -n 's/^secret: //p' <<<"$OUT")
+VID=$(sed -n 's/^id: *//p' <<<"$OUT")
+check "the token id is a tok_ id" [ "${VID#tok_}" != "$VID" ]
+t "the new token works" 0 '^ID +NAME +STATUS' '' promo --token "$VSECRET" campaign list
+t "the viewer token may not write" 1 '' '^promo: forbidden: ' promo --token "$VSECRET" campaign create --name x \
+  --currency KRW --fixed 100
+t "token show never shows the secret" 0 '^role: +viewer$' '' promo token show "$VID"
+check "token show has no secret" absent "$VSECRET"
+t "token list prints a table" 0 "^$VID +viewer +cli-viewer +api " '' promo token list
+check "token list has no secret" absent "$VSECRET"
+t "token list --json pages" 0 '' '' promo --json token list --all --limit 1
+check "--json token list parses and holds the token" python3 -c \
+  "import json,sys; d=json.load(sys.stdin); assert [x for x in d['data'] if x['id'] == '$VID']" <<<"$OUT"
+t "token create --json holds the secret" 0 '"secret": "promo_' '' promo --json token create --role storefront --ttl 3600
+t "token create with an unknown role is refused" 1 '' '^promo: bad_request: role must be one of' \
+  promo token create --role root
+t "token create with --ttl and --expires-at is a usage error" 2 '' 'not both' \
+  promo token create --role viewer --ttl 60 --expires-at 2099-01-01T00:00:00Z
+t "token create without --role is a usage error" 2 '' '^promo: --role is required' promo token create
+t "token create with a past --expires-at is refused" 1 '' '^promo: bad_request: expires_at' \
+  promo token create --role viewer --expires-at 2020-01-01T00:00:00Z
+t "a non-admin token may not make tokens" 1 '' '^promo: forbidden: ' promo --token "$VSECRET" token create --role admin
+t "token revoke" 0 "^token $VID revoked at " '' promo token revoke "$VID"
+t "a revoked token is refused at once" 1 '' '^promo: unauthorized: ' promo --token "$VSECRET" campaign list
+t "revoking twice is a conflict" 1 '' '^promo: conflict: ' promo token revoke "$VID"
+t "token show of an unknown id" 1 '' '^promo: not_found: ' promo token show tok_nosuch
+t "oauth-client create prints the secret once" 0 '^client_secret: promo_cs_[a-z0-9]+$' 'shown only this once' \
+  promo oauth-client create --name cli-crm --role marketer --ttl 120
+OCID=$(sed -n 's/^client_id: *//p' <<<"$OUT")
+OCSECRET=$(sed -n 's/^client_secret: //p' <<<"$OUT")
+check "the client id is an ocl_ id" [ "${OCID#ocl_}" != "$OCID" ]
+t "oauth-client list" 0 "^$OCID +cli-crm +marketer +120 " '' promo oauth-client list
+check "oauth-client list has no secret" absent "$OCSECRET"
+t "oauth-client show" 0 '^access_token_ttl_seconds: +120$' '' promo oauth-client show "$OCID"
+OUT=$(curl -s -u "$OCID:$OCSECRET" -d grant_type=client_credentials "$PROMO_URL/oauth/token")
+ACCESS=$(json_get '["access_token"]' 2>/dev/null)
+check "the client gets an access token" [ -n "$ACCESS" ]
+t "the access token works with the CLI" 0 '^ID +NAME +STATUS' '' promo --token "$ACCESS" campaign list
+t "oauth-client create without --name is a usage error" 2 '' '^promo: --name is required' \
+  promo oauth-client create --role viewer
+t "oauth-client create with a too long --ttl is a usage error" 2 '' '^promo: --ttl must be an integer' \
+  promo oauth-client create --name x --role viewer --ttl 86401
+t "oauth-client delete revokes its tokens" 0 "^OAuth client $OCID deleted; 1 live access token revoked$" '' \
+  promo oauth-client delete "$OCID"
+t "the deleted client's access token is refused" 1 '' '^promo: unauthorized: ' promo --token "$ACCESS" campaign list
+t "deleting a client twice is a conflict" 1 '' '^promo: conflict: ' promo oauth-client delete "$OCID"
+
 check "the server is still running" kill -0 "$SERVER_PID"
 summary
