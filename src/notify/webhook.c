@@ -70,7 +70,9 @@ void notify_webhook_send(const struct webhook_post *p, struct send_result *r)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is not an acceptance */
     notify_set_cancel(h, p->cancel);
     CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(r->error, sizeof r->error, "no answer within %ld ms", p->timeout_ms);
+    } else if (rc != CURLE_OK) {
         snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
