@@ -19,7 +19,7 @@ GEN     := $(B)/gen/migrations.c
 UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 # notify/: templates and signatures are pure (unit-tested); smtp/webhook senders use libcurl.
 SRCS    += $(wildcard src/notify/*.c)
-CORE    += src/notify/template.c src/notify/sign.c
+CORE    += src/notify/template.c src/notify/sign.c src/notify/retry.c
 
 OBJS     = $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS)) $(B)/obj/gen/migrations.o
 SOBJS    = $(patsubst src/%.c,$(B)/san/%.o,$(SRCS)) $(B)/san/gen/migrations.o

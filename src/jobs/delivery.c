@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "jobs/delivery.h"
+#include "notify/retry.h"
 #include "notify/send.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -23,17 +24,6 @@ struct delivery {
     pthread_cond_t cv;
     volatile int stop; /* read by curl's progress callback too */
 };
-
-int64_t delivery_backoff_ms(int64_t round, int64_t base_ms, int64_t cap_ms, uint32_t r)
-{
-    int64_t d = base_ms;
-    for (int64_t i = 1; i < round && d < cap_ms; i++)
-        d *= 2;
-    if (d > cap_ms)
-        d = cap_ms;
-    int64_t half = d / 2;
-    return d - half + (int64_t)(((uint64_t)r * (uint64_t)(half + 1)) >> 32);
-}
 
 static bool stopping(struct delivery *d)
 {
@@ -111,7 +101,7 @@ static void deliver(struct delivery *d, struct arena *a, const struct message *m
     at.error = r.ok ? NULL : r.error;
     int64_t round = m->attempts + 1 - m->retry_base;
     bool dead = !r.ok && (!retryable || round >= d->cfg->dlv_max_attempts);
-    int64_t next = time_now_ms() + delivery_backoff_ms(round, d->cfg->dlv_backoff_base_ms,
+    int64_t next = time_now_ms() + notify_backoff_ms(round, d->cfg->dlv_backoff_base_ms,
                                                        d->cfg->dlv_backoff_cap_ms, util_rand_uniform(UINT32_MAX));
     if (!r.ok)
         log_warn("delivery: %s attempt %lld to %s failed: %s%s", m->id, (long long)(m->attempts + 1), m->recipient,

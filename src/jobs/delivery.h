@@ -7,8 +7,6 @@
 #ifndef PROMO_JOBS_DELIVERY_H
 #define PROMO_JOBS_DELIVERY_H
 
-#include <stdint.h>
-
 #include "store/store.h"
 #include "util/config.h"
 
@@ -20,11 +18,5 @@ struct delivery *delivery_start(struct store *st, const struct config *cfg);
 /* Abandons attempts in flight (their messages are claimed again once the
  * claim lapses, after a restart too) and joins the threads. NULL is fine. */
 void delivery_stop(struct delivery *d);
-
-/* The wait before attempt `round` + 1 after `round` failures in a row:
- * base * 2^(round-1), at most cap, then a uniform draw from its upper half
- * (jitter, so retries of many messages spread out). `r` is a uniform
- * random number in [0, 2^32). Pure; exposed for tests. */
-int64_t delivery_backoff_ms(int64_t round, int64_t base_ms, int64_t cap_ms, uint32_t r);
 
 #endif

@@ -19,8 +19,8 @@ import threading
 import time
 import urllib.parse
 
-from harness import (RELAXED_CONFIG, add_code, create_campaign, expect, poll, show, time_scale, uniq,
-                     use_body)
+from harness import (RELAXED_CONFIG, add_code, create_campaign, expect, poll, show, time_scale, timeout,
+                     uniq, use_body)
 
 SMTP = {}      # proc, port, dir
 RECEIVER = {}  # server, port, log
@@ -58,7 +58,8 @@ def mails():
 
 class Receiver(http.server.BaseHTTPRequestHandler):
     """/ok/<k> answers 200; /flaky/<k> answers 500 twice, then 200;
-    /hang/<k> never answers (until the test process ends)."""
+    /hang/<k> never answers (until the test process ends); /hangonce/<k>
+    does not answer the first request, then answers 200."""
 
     def log_message(self, *a):
         pass
@@ -73,7 +74,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
                    "at": time.time()}
             if kind == "flaky" and len(seen) < 2:
                 rec["status"] = 500
-            elif kind == "hang":
+            elif kind == "hang" or (kind == "hangonce" and not seen):
                 rec["status"] = None
             else:
                 rec["status"] = 200
@@ -309,6 +310,27 @@ def test_redemptions_keep_their_latency_while_a_receiver_hangs(srv):
     # a hung receiver costs a worker up to a second per attempt; a redemption never waits for it
     assert worst < TIMEOUT_MS / 1000.0 / 2 * time_scale(), "slowest redemption %.3fs" % worst
     assert p50_d < p50_b * 3 + 0.02 * time_scale(), "median %.4fs before, %.4fs during" % (p50_b, p50_d)
+    expect(srv.request("DELETE", "/v1/webhooks/" + h["id"]), 200)
+
+
+@timeout(120)
+def test_a_delivery_in_flight_when_the_server_dies_is_sent_again_after_the_restart(srv):
+    u = url("hangonce")
+    h = webhook(srv, u, ["campaign_ended"])
+    c = create_campaign(srv)
+    expect(srv.post("/v1/campaigns/%s/end" % c["id"]), 200)
+    assert poll(lambda: received(u), timeout=5), "the first attempt never came"
+    srv.restart(graceful=False)  # kill -9 while the attempt waits for its answer
+    m = messages_of(srv, webhook_id=h["id"])[0]
+    # the dead worker's claim lapses (timeout + connect timeout + 5 s), then it is sent again
+    m = wait_state(srv, m["id"], "sent", timeout=TIMEOUT_MS / 1000.0 + 0.5 + 5 + 10)
+    recs = received(u)
+    assert len(recs) == 2 and recs[1]["status"] == 200, [r["status"] for r in recs]
+    assert recs[0]["headers"]["x-promo-delivery"] == recs[1]["headers"]["x-promo-delivery"] == m["id"]
+    assert recs[0]["body"] == recs[1]["body"]
+    verify(recs[1], h["secret"])
+    att = expect(srv.get("/v1/messages/%s/attempts" % m["id"]), 200)["data"]
+    assert [a["ok"] for a in att] == [True], "only the attempt that finished is recorded: %r" % att
     expect(srv.request("DELETE", "/v1/webhooks/" + h["id"]), 200)
 
 

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "notify/retry.h"
 #include "notify/sign.h"
 #include "notify/template.h"
 
@@ -132,6 +133,22 @@ static void the_signature_is_hmac_sha256_over_timestamp_dot_body(void **state)
     assert_string_not_equal(sig, other);
 }
 
+static void retries_back_off_exponentially_with_jitter_up_to_the_cap(void **state)
+{
+    (void)state;
+    /* r = 0: the lower end (half the nominal wait); r = max: the whole wait */
+    assert_int_equal(notify_backoff_ms(1, 1000, 60000, 0), 500);
+    assert_int_equal(notify_backoff_ms(1, 1000, 60000, UINT32_MAX), 1000);
+    assert_int_equal(notify_backoff_ms(2, 1000, 60000, UINT32_MAX), 2000);
+    assert_int_equal(notify_backoff_ms(4, 1000, 60000, UINT32_MAX), 8000);
+    assert_int_equal(notify_backoff_ms(4, 1000, 60000, 0), 4000);
+    assert_int_equal(notify_backoff_ms(30, 1000, 60000, UINT32_MAX), 60000);
+    assert_int_equal(notify_backoff_ms(1000000, 1000, 7 * 86400000LL, 0), 7 * 86400000LL / 2);
+    assert_int_equal(notify_backoff_ms(1, 5000, 3000, UINT32_MAX), 3000); /* base above the cap */
+    int64_t mid = notify_backoff_ms(3, 1000, 60000, 1u << 31);
+    assert_true(mid > 2000 && mid < 4000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +160,7 @@ int main(void)
         cmocka_unit_test(money_follows_the_locale_and_currency),
         cmocka_unit_test(dates_are_in_the_customers_zone_and_language),
         cmocka_unit_test(the_signature_is_hmac_sha256_over_timestamp_dot_body),
+        cmocka_unit_test(retries_back_off_exponentially_with_jitter_up_to_the_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
