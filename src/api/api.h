@@ -192,5 +192,7 @@ void api_message_list(struct api_req *r, struct api_resp *w);
 void api_message_get(struct api_req *r, struct api_resp *w);
 void api_message_attempts(struct api_req *r, struct api_resp *w);
 void api_message_retry(struct api_req *r, struct api_resp *w);
+/* Prometheus lines for /metrics: outbox messages by state. */
+void api_outbox_metrics(struct api_ctx *ctx, FILE *f);
 
 #endif

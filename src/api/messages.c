@@ -28,6 +28,7 @@ static json_t *message_json(const struct message *m)
                           api_time_ms(m->sent_at));
     if (!o)
         return NULL;
+    json_object_set_new(o, "recipient_name", m->recipient_name ? json_string(m->recipient_name) : json_null());
     json_object_set_new(o, "subject", m->subject ? json_string(m->subject) : json_null());
     json_object_set_new(o, "body_text", m->body_text ? json_string(m->body_text) : json_null());
     json_object_set_new(o, "body_html", m->body_html ? json_string(m->body_html) : json_null());
@@ -143,6 +144,7 @@ static bool address(struct api_req *r, struct msg_in *in, struct message *m, jso
         return false;
     }
     m->recipient = h.url;
+    m->recipient_name = NULL;
     m->webhook_id = h.id;
     m->event_type = in->event_type ? in->event_type : "message";
     m->body_text = webhook_body(r, m, vars, out);
@@ -170,6 +172,7 @@ void api_message_send(struct api_req *r, struct api_resp *w)
         m.channel = in.channel;
         m.template_id = in.template_id;
         m.customer_id = arena_strdup(r->a, json_string_value(json_object_get(in.customer, "id")));
+        m.recipient_name = arena_strdup(r->a, json_string_value(json_object_get(in.customer, "name")));
         m.subject = out.subject;
         m.body_text = out.body_text;
         m.body_html = out.body_html;
@@ -246,4 +249,16 @@ void api_message_retry(struct api_req *r, struct api_resp *w)
     if (rc != PROMO_OK)
         return api_store_error(w, rc, "message");
     api_json(w, 200, message_json(&m));
+}
+
+void api_outbox_metrics(struct api_ctx *ctx, FILE *f)
+{
+    int64_t queued, sending, dead;
+    if (store_outbox_counts(ctx->st, &queued, &sending, &dead) != PROMO_OK)
+        return;
+    fprintf(f, "# HELP promo_outbox_messages Messages of the outbox not sent yet, by state.\n"
+               "# TYPE promo_outbox_messages gauge\n"
+               "promo_outbox_messages{state=\"queued\"} %lld\npromo_outbox_messages{state=\"sending\"} %lld\n"
+               "promo_outbox_messages{state=\"dead\"} %lld\n",
+            (long long)queued, (long long)sending, (long long)dead);
 }

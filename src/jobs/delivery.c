@@ -57,7 +57,7 @@ static void send_email(struct delivery *d, const struct message *m, struct send_
                            .username = c->smtp_username, .password = c->smtp_password,
                            .starttls = c->smtp_starttls, .timeout_ms = (long)c->dlv_timeout_ms,
                            .connect_timeout_ms = (long)c->dlv_connect_timeout_ms, .cancel = &d->stop};
-    struct smtp_mail mail = {.to = m->recipient, .subject = m->subject, .body_text = m->body_text,
+    struct smtp_mail mail = {.to = m->recipient, .to_name = m->recipient_name, .subject = m->subject, .body_text = m->body_text,
                              .body_html = m->body_html, .message_id = m->id};
     notify_smtp_send(&sc, &mail, r);
 }

@@ -93,8 +93,8 @@ static bool hook_wants(const struct hook *k, const char *type)
 
 static const char SQL_MESSAGE_INSERT[] =
     "INSERT INTO messages (id, channel, state, recipient, webhook_id, event_id, event_type, template_id,"
-    " customer_id, subject, body_text, body_html, next_attempt_at, created_at)"
-    " VALUES (?,?,'queued',?,?,?,?,?,?,?,?,?,?,?)";
+    " customer_id, subject, body_text, body_html, next_attempt_at, created_at, recipient_name)"
+    " VALUES (?,?,'queued',?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* The row alone, without an event (fan-out rows have their event already). */
 static enum promo_err message_insert(struct conn *c, const struct message *m, int64_t now_ms)
@@ -115,6 +115,7 @@ static enum promo_err message_insert(struct conn *c, const struct message *m, in
     bind_text(s, 11, m->body_html);
     bind_i64(s, 12, now_ms);
     bind_i64(s, 13, now_ms);
+    bind_text(s, 14, m->recipient_name);
     return step_done(c, s);
 }
 
@@ -498,7 +499,7 @@ enum promo_err store_webhook_delete(struct store *st, const char *id, int64_t no
 
 #define MSG_COLS                                                                                        \
     "id, channel, state, recipient, webhook_id, event_id, event_type, template_id, customer_id, subject," \
-    " body_text, body_html, last_error, attempts, retry_base, next_attempt_at, created_at, sent_at"
+    " body_text, body_html, last_error, attempts, retry_base, next_attempt_at, created_at, sent_at, recipient_name"
 
 static void row_to_message(sqlite3_stmt *s, struct arena *a, struct message *m)
 {
@@ -512,7 +513,8 @@ static void row_to_message(sqlite3_stmt *s, struct arena *a, struct message *m)
     m->retry_base = sqlite3_column_int64(s, i++);
     m->next_attempt_at = sqlite3_column_int64(s, i++);
     m->created_at = sqlite3_column_int64(s, i++);
-    m->sent_at = col_opt(s, i, 0);
+    m->sent_at = col_opt(s, i++, 0);
+    m->recipient_name = col_text(s, i, a);
 }
 
 static const char SQL_MSG_GET[] = "SELECT " MSG_COLS " FROM messages WHERE id = ?";
@@ -679,6 +681,32 @@ enum promo_err store_outbox_next_due(struct store *st, int64_t *due)
         }
         sqlite3_reset(s);
     }
+    reader_put(st, c);
+    return rc;
+}
+
+static const char SQL_COUNTS[] =
+    "SELECT state, count(*) FROM messages WHERE state IN ('queued', 'sending', 'dead') GROUP BY state";
+
+enum promo_err store_outbox_counts(struct store *st, int64_t *queued, int64_t *sending, int64_t *dead)
+{
+    *queued = *sending = *dead = 0;
+    struct conn *c = reader_get(st);
+    if (!c)
+        return PROMO_UNAVAILABLE;
+    sqlite3_stmt *s = conn_stmt(c, SQL_COUNTS);
+    if (!s) {
+        reader_put(st, c);
+        return PROMO_INTERNAL;
+    }
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(s, 0);
+        int64_t n = sqlite3_column_int64(s, 1);
+        *(strcmp(state, "queued") == 0 ? queued : strcmp(state, "sending") == 0 ? sending : dead) = n;
+    }
+    enum promo_err rc = r == SQLITE_DONE ? PROMO_OK : db_fail(c, "outbox counts");
+    sqlite3_reset(s);
     reader_put(st, c);
     return rc;
 }

@@ -351,7 +351,7 @@ enum promo_err store_webhook_delete(struct store *st, const char *id, int64_t no
 
 /* An outbox row. Times in Unix milliseconds. */
 struct message {
-    const char *id, *channel, *state, *recipient;
+    const char *id, *channel, *state, *recipient, *recipient_name;
     const char *webhook_id, *event_id, *event_type, *template_id, *customer_id;
     const char *subject, *body_text, *body_html, *last_error;
     int64_t attempts, retry_base, next_attempt_at, created_at, sent_at;
@@ -387,6 +387,8 @@ enum promo_err store_outbox_claim(struct store *st, struct arena *a, int64_t now
 /* Records an attempt of a claimed message and its outcome: ok → `sent`
  * (`message_sent`); else `dead` when `dead` (`message_dead`), else queued
  * again at next_attempt_at. */
+/* Messages by state now, for /metrics. */
+enum promo_err store_outbox_counts(struct store *st, int64_t *queued, int64_t *sending, int64_t *dead);
 enum promo_err store_outbox_record(struct store *st, const char *id, const struct message_attempt *at, bool dead,
                                    int64_t next_attempt_at);
 

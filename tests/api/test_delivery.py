@@ -188,7 +188,9 @@ def test_an_email_arrives_at_the_smtp_server_with_the_variables_filled_in(srv):
     e = got[0]
     assert e["X-Envelope-From"] == "shop@example.test", e["X-Envelope-From"]
     assert str(e["Subject"]) == "Mina <VIP>님, 5,000원 쿠폰", e["Subject"]
-    assert who in str(e["To"]), e["To"]
+    to = e["To"].addresses[0]
+    assert to.addr_spec == who and to.display_name == "Mina <VIP>", e["To"]
+    assert sent["recipient_name"] == "Mina <VIP>", sent
     text = e.get_body(("plain",)).get_content()
     html = e.get_body(("html",)).get_content()
     assert "Code FALL-2026 for Wool coat, until 2026년 12월 3일." in text, text
@@ -270,6 +272,9 @@ def test_a_receiver_that_never_answers_is_dead_lettered_and_others_are_unaffecte
     att = expect(srv.get("/v1/messages/%s/attempts" % m["id"]), 200)["data"]
     assert len(att) == MAX_ATTEMPTS and all(not a["ok"] and a["status"] is None for a in att), att
     assert all(a["duration_ms"] >= TIMEOUT_MS * 0.9 for a in att), att
+    metrics = srv.get("/metrics", token=None).text
+    dead_n = [l for l in metrics.split("\n") if l.startswith('promo_outbox_messages{state="dead"}')]
+    assert dead_n and int(dead_n[0].split()[1]) >= 1, dead_n
     evs = expect(srv.get("/v1/events?type=message_dead"), 200)["data"]
     assert any(e["subject_id"] == m["id"] for e in evs), evs
     # dead messages are listed as such, and can be given another round

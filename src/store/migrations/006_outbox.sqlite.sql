@@ -36,6 +36,7 @@ CREATE TABLE messages (
     channel         TEXT NOT NULL,                      -- email | webhook
     state           TEXT NOT NULL,                      -- queued | sending | sent | dead
     recipient       TEXT NOT NULL,                      -- e-mail address or webhook URL
+    recipient_name  TEXT,                               -- e-mail: the To: display name
     webhook_id      TEXT,
     event_id        TEXT,                               -- the event a webhook delivery carries
     event_type      TEXT,
