@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "http/http.h"
+#include "jobs/delivery.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -24,6 +25,25 @@ static void serve_usage(void)
                     "  --tls-cert FILE    serve HTTPS (TLS 1.2+) with this PEM certificate chain (env PROMO_TLS_CERT)\n"
                     "  --tls-key FILE     the PEM private key of that certificate (env PROMO_TLS_KEY)\n"
                     "  PROMO_BOOTSTRAP_TOKEN  first admin token when the store has none\n");
+}
+
+/* PROMO_SMTP_HOST and PROMO_SMTP_PORT win over [smtp] host and port, so
+ * a test or a container can point the server at a mail relay. 0 or -1. */
+static int smtp_env(struct config *cfg)
+{
+    const char *host = getenv("PROMO_SMTP_HOST"), *port = getenv("PROMO_SMTP_PORT");
+    if (host && *host)
+        snprintf(cfg->smtp_host, sizeof cfg->smtp_host, "%s", host);
+    if (port && *port) {
+        char *end;
+        long p = strtol(port, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            fprintf(stderr, "promo serve: PROMO_SMTP_PORT must be a port number, not '%s'\n", port);
+            return -1;
+        }
+        cfg->smtp_port = p;
+    }
+    return 0;
 }
 
 static int serve(int argc, char **argv)
@@ -66,6 +86,8 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "promo serve: %s\n", cerr);
         return 2;
     }
+    if (smtp_env(&cfg) != 0)
+        return 2;
     if (!db)
         db = cfg.db[0] ? cfg.db : "promo.db";
     if (!listen)
@@ -100,6 +122,14 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
+    /* The outbox's workers: sending happens only there, never in a request. */
+    struct delivery *dlv = delivery_start(ctx.st, &cfg);
+    if (!dlv) {
+        fprintf(stderr, "promo: cannot start the delivery workers\n");
+        api_jobs_stop(&ctx);
+        store_close(ctx.st);
+        return 1;
+    }
     ctx.guard = api_guard_new(&cfg);
     if (!ctx.guard)
         snprintf(err, sizeof err, "out of memory for the rate-limit tables");
@@ -107,6 +137,7 @@ static int serve(int argc, char **argv)
     if (!http) {
         fprintf(stderr, "promo: %s\n", err);
         api_guard_free(ctx.guard);
+        delivery_stop(dlv);
         api_jobs_stop(&ctx);
         store_close(ctx.st);
         return 1;
@@ -116,6 +147,7 @@ static int serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     log_info("promo: signal %d, stopping", sig);
     http_stop(http);
+    delivery_stop(dlv);
     api_guard_free(ctx.guard);
     api_jobs_stop(&ctx);
     store_close(ctx.st);

@@ -177,4 +177,23 @@ void api_oauth_client_get(struct api_req *r, struct api_resp *w);
 void api_oauth_client_delete(struct api_req *r, struct api_resp *w);
 void api_oauth_token(struct api_req *r, struct api_resp *w);
 
+/* templates.c, webhooks.c, messages.c: templates, subscriptions, the outbox */
+void api_template_create(struct api_req *r, struct api_resp *w);
+void api_template_list(struct api_req *r, struct api_resp *w);
+void api_template_get(struct api_req *r, struct api_resp *w);
+void api_template_put(struct api_req *r, struct api_resp *w);
+void api_template_delete(struct api_req *r, struct api_resp *w);
+void api_template_preview(struct api_req *r, struct api_resp *w);
+void api_webhook_create(struct api_req *r, struct api_resp *w);
+void api_webhook_list(struct api_req *r, struct api_resp *w);
+void api_webhook_get(struct api_req *r, struct api_resp *w);
+void api_webhook_delete(struct api_req *r, struct api_resp *w);
+void api_message_send(struct api_req *r, struct api_resp *w);
+void api_message_list(struct api_req *r, struct api_resp *w);
+void api_message_get(struct api_req *r, struct api_resp *w);
+void api_message_attempts(struct api_req *r, struct api_resp *w);
+void api_message_retry(struct api_req *r, struct api_resp *w);
+/* Prometheus lines for /metrics: outbox messages by state. */
+void api_outbox_metrics(struct api_ctx *ctx, FILE *f);
+
 #endif

@@ -31,6 +31,7 @@ static const struct {
     {"Codes", cli_codes_cmds},
     {"Orders", cli_order_cmds},
     {"Tokens and OAuth clients (admin)", cli_token_cmds},
+    {"Messages", cli_notify_cmds},
 };
 #define NGROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

@@ -57,6 +57,21 @@ static const struct route routes[] = {
     {"DELETE", "/v1/oauth/clients/*", api_oauth_client_delete, R_ADMIN, JSON_MAX},
     /* Public: the client authenticates itself (Basic or form), RFC 6749 §4.4. */
     {"POST", "/oauth/token", api_oauth_token, 0, FORM_MAX},
+    {"POST", "/v1/templates", api_template_create, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/templates", api_template_list, R_READ, JSON_MAX},
+    {"GET", "/v1/templates/*", api_template_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/templates/*", api_template_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/templates/*", api_template_delete, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/templates/*/preview", api_template_preview, R_READ, JSON_MAX},
+    {"POST", "/v1/webhooks", api_webhook_create, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/webhooks", api_webhook_list, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/webhooks/*", api_webhook_get, R_ADMIN, JSON_MAX},
+    {"DELETE", "/v1/webhooks/*", api_webhook_delete, R_ADMIN, JSON_MAX},
+    {"POST", "/v1/messages", api_message_send, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/messages", api_message_list, R_READ, JSON_MAX},
+    {"GET", "/v1/messages/*", api_message_get, R_READ, JSON_MAX},
+    {"GET", "/v1/messages/*/attempts", api_message_attempts, R_READ, JSON_MAX},
+    {"POST", "/v1/messages/*/retry", api_message_retry, R_MANAGE, JSON_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

@@ -18,6 +18,14 @@ enum promo_err event_log(struct conn *c, const char *type, int64_t at, const cha
                          const char *code_key, const char *customer_id, const char *order_id,
                          const char *subject_id, const char *reason, const char *data_json)
 {
+    return event_log_opts(c, type, at, campaign_id, code_key, customer_id, order_id, subject_id, reason,
+                          data_json, true);
+}
+
+enum promo_err event_log_opts(struct conn *c, const char *type, int64_t at, const char *campaign_id,
+                              const char *code_key, const char *customer_id, const char *order_id,
+                              const char *subject_id, const char *reason, const char *data_json, bool fanout)
+{
     sqlite3_stmt *s = conn_stmt(c, SQL_EVENT);
     if (!s)
         return PROMO_INTERNAL;
@@ -33,7 +41,15 @@ enum promo_err event_log(struct conn *c, const char *type, int64_t at, const cha
     bind_text(s, 8, subject_id);
     bind_text(s, 9, reason);
     bind_text(s, 10, data_json ? data_json : "{}");
-    return step_done(c, s);
+    enum promo_err rc = step_done(c, s);
+    if (rc != PROMO_OK || !fanout)
+        return rc;
+    /* Webhook subscribers get the event through the outbox, in this same
+     * transaction: no event is committed without its deliveries queued. */
+    struct event ev = {.at = at, .id = id, .type = type, .campaign_id = campaign_id, .code_key = code_key,
+                       .customer_id = customer_id, .order_id = order_id, .subject_id = subject_id,
+                       .reason = reason, .data = data_json};
+    return outbox_fanout(c, &ev);
 }
 
 #define EVENT_COLS "seq, at, id, type, campaign_id, code_key, customer_id, order_id, subject_id, reason, data"

@@ -130,6 +130,7 @@ static void conn_close(struct conn *c)
 {
     if (!c)
         return;
+    hook_cache_free(c);
     for (int i = 0; i < CONN_STMT_SLOTS; i++)
         if (c->slots[i].stmt)
             sqlite3_finalize(c->slots[i].stmt);

@@ -18,6 +18,7 @@ struct conn {
         sqlite3_stmt *stmt;
     } slots[CONN_STMT_SLOTS];
     struct conn *next_free;
+    struct hook_cache *hooks; /* writer only: webhook subscriptions (sqlite_outbox.c); NULL: load */
 };
 
 /* A unit of work for the writer: fn runs inside the batch transaction,
@@ -94,6 +95,28 @@ enum promo_err sweep_holds(struct conn *c, int64_t now);
  * store_close after the writer stopped. 0 or -1. */
 int audit_queue_open(struct store *st);
 void audit_queue_close(struct store *st);
+/* ---- the outbox (sqlite_outbox.c) ----------------------------------------- */
+/* event_log with the webhook fan-out optional: events about webhook
+ * deliveries are not delivered to webhooks (a dead receiver would loop). */
+enum promo_err event_log_opts(struct conn *c, const char *type, int64_t at, const char *campaign_id,
+                              const char *code_key, const char *customer_id, const char *order_id,
+                              const char *subject_id, const char *reason, const char *data_json, bool fanout);
+/* Queues one outbox row per live webhook subscribed to ev->type (or "*"),
+ * inside the caller's transaction. The subscriptions are cached on the
+ * writer's connection, so an event nobody subscribes to costs a scan of a
+ * short in-memory list. */
+enum promo_err outbox_fanout(struct conn *c, const struct event *ev);
+/* Queues a message inside the caller's writer transaction (part C's rules
+ * call this): m->id, channel, recipient and the content must be set;
+ * state, attempts and times are set here (due at once, at now_ms). Writes
+ * `message_queued`. */
+enum promo_err outbox_enqueue(struct conn *c, const struct message *m, int64_t now_ms);
+/* Reads a live template inside a transaction (rules render with it). */
+enum promo_err template_read(struct conn *c, struct arena *a, const char *id, struct template_rec *out);
+/* Drops the writer connection's subscription cache (conn_close, and every
+ * change of a webhook). */
+void hook_cache_free(struct conn *c);
+
 /* Next value of a table's seq for SQLite rowid tables is automatic; ids are
  * random (util_rand_id). */
 

@@ -319,6 +319,79 @@ enum promo_err store_audit_list(struct store *st, struct arena *a, const struct 
 /* Rows waiting for the writer now, and rows dropped since the store opened. */
 void store_audit_stats(struct store *st, uint64_t *queued, uint64_t *dropped);
 
+/* ---- templates, webhooks and the outbox (sqlite_outbox.c) ------------------ */
+struct template_rec {
+    const char *id, *name;
+    const char *subject, *body_text, *body_html; /* NULL: none */
+    int64_t created_at, updated_at;
+};
+/* Stores a new template (create) or replaces a live one's content
+ * (PROMO_NOT_FOUND when there is none), with `template_created` /
+ * `template_updated`. The caller checked the texts (tpl_check). */
+enum promo_err store_template_put(struct store *st, const struct template_rec *t, bool create, const char *actor);
+enum promo_err store_template_get(struct store *st, struct arena *a, const char *id, struct template_rec *out);
+enum promo_err store_template_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                                   struct template_rec **out, size_t *n, const char **next);
+/* Marks it deleted (`template_deleted`); queued messages keep their text. */
+enum promo_err store_template_delete(struct store *st, const char *id, int64_t now, const char *actor);
+
+struct webhook {
+    const char *id, *url;
+    const char *event_types; /* a JSON array as text: ["redeemed", ...] or ["*"] */
+    const char *secret;      /* signs deliveries; only read by the delivery workers and at creation */
+    const char *description;
+    int64_t created_at;
+};
+enum promo_err store_webhook_create(struct store *st, const struct webhook *w, const char *actor);
+/* A live subscription (deleted ones are PROMO_NOT_FOUND), secret included. */
+enum promo_err store_webhook_get(struct store *st, struct arena *a, const char *id, struct webhook *out);
+enum promo_err store_webhook_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                                  struct webhook **out, size_t *n, const char **next);
+enum promo_err store_webhook_delete(struct store *st, const char *id, int64_t now, const char *actor);
+
+/* An outbox row. Times in Unix milliseconds. */
+struct message {
+    const char *id, *channel, *state, *recipient, *recipient_name;
+    const char *webhook_id, *event_id, *event_type, *template_id, *customer_id;
+    const char *subject, *body_text, *body_html, *last_error;
+    int64_t attempts, retry_base, next_attempt_at, created_at, sent_at;
+};
+struct message_attempt {
+    int64_t n, started_at, duration_ms;
+    bool ok;
+    int64_t status; /* HTTP status or SMTP reply code; 0: none (no answer) */
+    const char *error;
+};
+/* Queues a message (POST /v1/messages) with `message_queued`. */
+enum promo_err store_message_enqueue(struct store *st, const struct message *m, int64_t now_ms);
+enum promo_err store_message_get(struct store *st, struct arena *a, const char *id, struct message *out);
+/* Oldest first after the id `cursor`, filtered by state and channel (NULL: any). */
+enum promo_err store_message_list(struct store *st, struct arena *a, const char *state, const char *channel,
+                                  const char *cursor, int limit, struct message **out, size_t *n,
+                                  const char **next);
+/* Every attempt of a message, first first (at most 1000). */
+enum promo_err store_message_attempts(struct store *st, struct arena *a, const char *id,
+                                      struct message_attempt **out, size_t *n);
+/* Queues a dead message again with a fresh allowance of attempts
+ * (`message_retried`); PROMO_CONFLICT unless it is dead. */
+enum promo_err store_message_retry(struct store *st, struct arena *a, const char *id, int64_t now_ms,
+                                   const char *actor, struct message *out);
+/* The delivery workers: the earliest next_attempt_at of a queued or
+ * claimed message (*due 0: none); a reader query, no write. */
+enum promo_err store_outbox_next_due(struct store *st, int64_t *due);
+/* Claims the most overdue message due at now_ms (queued, or claimed by a
+ * worker whose claim lapsed): state `sending` until now_ms + lease_ms.
+ * PROMO_NOT_FOUND when none is due. */
+enum promo_err store_outbox_claim(struct store *st, struct arena *a, int64_t now_ms, int64_t lease_ms,
+                                  struct message *out);
+/* Records an attempt of a claimed message and its outcome: ok → `sent`
+ * (`message_sent`); else `dead` when `dead` (`message_dead`), else queued
+ * again at next_attempt_at. */
+/* Messages by state now, for /metrics. */
+enum promo_err store_outbox_counts(struct store *st, int64_t *queued, int64_t *sending, int64_t *dead);
+enum promo_err store_outbox_record(struct store *st, const char *id, const struct message_attempt *at, bool dead,
+                                   int64_t next_attempt_at);
+
 /* ---- maintenance --------------------------------------------------------- */
 /* Ends lapsed holds (gives their uses back, logs `reservation_expired`). */
 enum promo_err store_sweep(struct store *st, int64_t now);

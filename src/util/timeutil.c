@@ -182,3 +182,23 @@ void time_format_date(int64_t t, char out[TIME_STR_MAX])
     gmtime_r(&tt, &tm);
     strftime(out, TIME_STR_MAX, "%Y-%m-%d", &tm);
 }
+
+void time_local_date(int64_t t, const char *tz, int *y, int *m, int *d)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (tz && strcmp(tz, "UTC") != 0 && time_zone_valid(tz)) {
+        pthread_mutex_lock(&tz_lock);
+        setenv("TZ", tz, 1);
+        tzset();
+        localtime_r(&tt, &tm);
+        setenv("TZ", "UTC", 1);
+        tzset();
+        pthread_mutex_unlock(&tz_lock);
+    } else {
+        gmtime_r(&tt, &tm);
+    }
+    *y = tm.tm_year + 1900;
+    *m = tm.tm_mon + 1;
+    *d = tm.tm_mday;
+}

@@ -30,4 +30,8 @@ void time_format(int64_t t, char out[TIME_STR_MAX]);
 /* "2026-11-30" of t in UTC. */
 void time_format_date(int64_t t, char out[TIME_STR_MAX]);
 
+/* The calendar date of instant t in the IANA zone tz (NULL, "UTC" or an
+ * unknown zone: UTC). Takes the same lock as time_day_bounds. */
+void time_local_date(int64_t t, const char *tz, int *y, int *m, int *d);
+
 #endif

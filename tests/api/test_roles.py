@@ -8,6 +8,7 @@ the server:
   integration  validate, reserve (hold, confirm, release), redeem, rollback
   storefront   validate only: coarse reasons, strict rate limit
   viewer       read only (what marketer reads)
+  marketer also writes templates and sends messages (viewer reads them)
   (tokens, OAuth clients and the audit log are admin's alone)
 
 Every route of the table is called with every role, without a token and
@@ -76,6 +77,23 @@ TABLE = [
     ("GET", "/v1/oauth/clients", A, "/v1/oauth/clients"),
     ("GET", "/v1/oauth/clients/*", A, "/v1/oauth/clients/ocl_none"),
     ("DELETE", "/v1/oauth/clients/*", A, "/v1/oauth/clients/ocl_none"),
+    # templates and messages: marketer writes and sends, viewer reads
+    ("POST", "/v1/templates", MANAGE, "/v1/templates"),
+    ("GET", "/v1/templates", READ, "/v1/templates"),
+    ("GET", "/v1/templates/*", READ, "/v1/templates/tpl_none"),
+    ("PUT", "/v1/templates/*", MANAGE, "/v1/templates/tpl_none"),
+    ("DELETE", "/v1/templates/*", MANAGE, "/v1/templates/tpl_none"),
+    ("POST", "/v1/templates/*/preview", READ, "/v1/templates/tpl_none/preview"),
+    ("POST", "/v1/messages", MANAGE, "/v1/messages"),
+    ("GET", "/v1/messages", READ, "/v1/messages"),
+    ("GET", "/v1/messages/*", READ, "/v1/messages/msg_none"),
+    ("GET", "/v1/messages/*/attempts", READ, "/v1/messages/msg_none/attempts"),
+    ("POST", "/v1/messages/*/retry", MANAGE, "/v1/messages/msg_none/retry"),
+    # webhook subscriptions hold signing secrets: admin only
+    ("POST", "/v1/webhooks", A, "/v1/webhooks"),
+    ("GET", "/v1/webhooks", A, "/v1/webhooks"),
+    ("GET", "/v1/webhooks/*", A, "/v1/webhooks/whk_none"),
+    ("DELETE", "/v1/webhooks/*", A, "/v1/webhooks/whk_none"),
 ]
 
 STATE = {}

@@ -176,6 +176,34 @@ check "codes import reports the bad line" grep -qE '^ +line 3' <<<"$OUT"
 t "an imported code exists" 0 '^code: +IMPORT-A2$' '' promo codes get import-a2
 t "codes import from stdin" 0 '^imported 1 code$' '' promo codes import "$C" - <<<"IMPORT-STDIN"
 
+# ---- templates, messages, webhooks -------------------------------------------------
+printf 'Hi {{customer.nmae}}\n' >"$TMP/bad.txt"
+printf 'Hi {{customer.name}},\nyour code {{code}} takes {{discount}} off.\n' >"$TMP/ok.txt"
+t "template put refuses an unknown variable naming it" 1 '' 'body_text: unknown variable \{\{customer.nmae\}\}' \
+  promo template put --name bad --text-file "$TMP/bad.txt"
+t "template put --json" 0 '"variables"' '' promo --json template put --name welcome --subject 'Hi {{customer.name}}' \
+  --text-file "$TMP/ok.txt"
+TPL=$(json_get '["id"]' 2>/dev/null)
+check "the template id is a tpl_ id" [ "${TPL#tpl_}" != "$TPL" ]
+t "template list shows it" 0 "^$TPL +welcome" '' promo template list
+printf '{"customer": {"name": "Mina", "locale": "ko"}, "code": "C-1", "discount": 5000, "currency": "KRW"}' >"$TMP/data.json"
+t "template preview fills the values" 0 '5,000원 off' '' promo template preview "$TPL" --data "$TMP/data.json"
+t "template put --id replaces it" 0 '^name: +welcome2$' '' promo template put --id "$TPL" --name welcome2 \
+  --text-file "$TMP/ok.txt"
+t "message send queues an e-mail" 0 '^state: +queued$' '' promo message send --template "$TPL" \
+  --to mina@example.test --name Mina --locale ko --data "$TMP/data.json"
+M=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
+t "message list shows it" 0 "^$M +email" '' promo message list --channel email
+t "message retry of a message that is not dead is refused" 1 '' '^promo: conflict: ' promo message retry "$M"
+t "message attempts lists the attempts" 0 '' '' promo message attempts "$M"
+t "webhook create prints the secret once" 0 '^secret: +whsec_' 'shown only now' promo webhook create \
+  --url http://127.0.0.1:9/hook --events redeemed,code_issued
+W=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
+t "webhook list shows it without the secret" 0 "^$W " '' promo webhook list
+check "no secret in the list" bash -c "! grep -q whsec_ <<<\"\$1\"" _ "$OUT"
+t "webhook delete" 0 '^deleted: +true$' '' promo webhook delete "$W"
+t "template delete" 0 '^deleted: +true$' '' promo template delete "$TPL"
+
 # ---- the rest ---------------------------------------------------------------------
 t "campaign stats" 0 '^redeemed: +1$' '' promo campaign stats "$C"
 t "campaign pause" 0 'is now paused' '' promo campaign pause "$C"

@@ -91,13 +91,13 @@ static void an_unknown_section_is_refused(void **state)
 {
     (void)state;
     refuses("[limit]\nper_ip_burst = 9\n",
-            "promo.ini:2: unknown section [limit] (known: server, limits, bruteforce, proxy)");
+            "promo.ini:2: unknown section [limit] (known: server, limits, bruteforce, proxy, smtp, delivery)");
 }
 
 static void a_key_outside_a_section_is_refused(void **state)
 {
     (void)state;
-    refuses("db = x.db\n", "promo.ini:1: 'db' is outside a section ([server], [limits], [bruteforce] or [proxy])");
+    refuses("db = x.db\n", "promo.ini:1: 'db' is outside a section ([server], [limits], [bruteforce], [proxy], [smtp] or [delivery])");
 }
 
 static void bad_values_are_refused_with_what_is_expected(void **state)
