@@ -55,6 +55,18 @@ static const struct route routes[] = {
     {"DELETE", "/v1/oauth/clients/*", api_oauth_client_delete, R_ADMIN, JSON_MAX},
     /* Public: the client authenticates itself (Basic or form), RFC 6749 §4.4. */
     {"POST", "/oauth/token", api_oauth_token, 0, FORM_MAX},
+    /* customers, events, segments, scheduler (issue 3) */
+    {"PUT", "/v1/customers/*", api_customer_put, R_MANAGE | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/customers/*", api_customer_get, R_READ, JSON_MAX},
+    {"GET", "/v1/customers", api_customer_list, R_READ, JSON_MAX},
+    {"POST", "/v1/events", api_event_ingest, R_MANAGE | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/segments", api_segment_list, R_READ, JSON_MAX},
+    {"GET", "/v1/segments/*", api_segment_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/segments/*", api_segment_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/segments/*", api_segment_delete, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/tasks", api_task_list, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

@@ -97,4 +97,19 @@ void audit_queue_close(struct store *st);
 /* Next value of a table's seq for SQLite rowid tables is automatic; ids are
  * random (util_rand_id). */
 
+/* ---- customers and tasks (sqlite_customers.c, sqlite_tasks.c) ----------- */
+/* A redemption (amount paid after the discount) or its rollback changes
+ * the customer's orders; facts and segments follow in the same
+ * transaction. customer_id NULL: nothing to do. */
+enum promo_err customer_order_add(struct conn *c, const char *customer_id, const char *order_id, int64_t amount,
+                                  int64_t at, const char *source);
+enum promo_err customer_order_remove(struct conn *c, const char *customer_id, const char *order_id, int64_t now);
+/* Re-evaluates every customer's segments at `now` (the periodic task). */
+enum promo_err customers_refresh_all(struct conn *c, int64_t now);
+/* Reads what core_decide needs of a customer: segments by hand and
+ * computed, and the order count. Unknown: cf->known false. */
+enum promo_err customer_facts_read(struct conn *c, struct arena *a, const char *id, struct customer_facts *cf);
+/* Schedules the campaign's start and end transitions still ahead of `now`. */
+enum promo_err tasks_schedule_campaign(struct conn *c, const struct campaign *cp, int64_t now);
+
 #endif
