@@ -50,8 +50,10 @@ static bool attr_name_valid(const char *s)
 static enum promo_err fail(char *buf, size_t len, const char **field, const char **why, const char *path,
                            size_t i, const char *member, const char *reason)
 {
-    if (member)
+    if (member && *member)
         snprintf(buf, len, "rule.%s[%zu].%s", path, i, member);
+    else if (member)
+        snprintf(buf, len, "rule.%s[%zu]", path, i);
     else
         snprintf(buf, len, "rule.%s", path);
     *field = buf;
@@ -104,7 +106,7 @@ static enum promo_err cond_parse(json_t *j, const char *path, size_t i, struct s
                                  size_t len, const char **field, const char **why)
 {
     if (!json_is_object(j))
-        return fail(buf, len, field, why, path, i, "", "each condition must be an object") ;
+        return fail(buf, len, field, why, path, i, "", "each condition must be an object");
     const char *key;
     json_t *v;
     json_object_foreach(j, key, v)
