@@ -317,7 +317,7 @@ static bool parse_event(struct api_req *r, json_t *body, struct ingest_event *e,
         return false;
     if (strcmp(e->type, "purchase") == 0 && !parse_purchase(r->a, *props, e, w))
         return false;
-    char *text = json_dumps(*props ? *props : json_object(), JSON_COMPACT);
+    char *text = *props ? json_dumps(*props, JSON_COMPACT) : strdup("{}");
     if (!text || strlen(text) > PROPERTIES_MAX) {
         free(text);
         return api_error(w, PROMO_BAD_REQUEST, "properties is too large (at most 64 KiB)"), false;
@@ -341,9 +341,9 @@ void api_event_ingest(struct api_req *r, struct api_resp *w)
         char occurred[TIME_STR_MAX], received[TIME_STR_MAX];
         time_format(e.occurred_at, occurred);
         time_format(r->now, received);
-        json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "id", e.id, "type", e.type, "customer_id",
+        json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "id", e.id, "type", e.type, "customer_id",
                                 e.customer_id, "occurred_at", occurred, "received_at", received, "properties",
-                                props ? props : json_object());
+                                props ? json_incref(props) : json_object());
         char *text = json_dumps(ans, JSON_COMPACT);
         json_decref(ans);
         e.answer_json = text ? arena_strdup(r->a, text) : "{}";

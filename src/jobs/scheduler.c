@@ -53,8 +53,9 @@ static int64_t sleep_ms(struct scheduler *s)
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
-    /* The periodic segment refresh always has a next run pending. */
+    /* The periodic tasks always have a next run pending. */
     store_task_schedule(s->st, "segments_refresh", NULL, 0, NULL, time_now());
+    store_task_schedule(s->st, "codes_expire", NULL, 0, NULL, time_now());
     for (;;) {
         if (run_due(s, time_now()) == BATCH)
             continue;

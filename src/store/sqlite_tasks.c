@@ -75,6 +75,38 @@ static enum promo_err schedule_refresh(struct conn *c, int64_t now)
     return task_insert(c, "segments_refresh", key, due, NULL, now);
 }
 
+/* The next expiry sweep, at `due`, continuing after (after_at, after_seq):
+ * the last code it reported, so no expiry is told twice or missed. */
+static enum promo_err schedule_expire(struct conn *c, int64_t due, int64_t after_at, int64_t after_seq, int64_t now)
+{
+    char key[96], payload[96];
+    snprintf(key, sizeof key, "codes_expire:%lld:%lld:%lld", (long long)due, (long long)after_at,
+             (long long)after_seq);
+    snprintf(payload, sizeof payload, "{\"after_at\":%lld,\"after_seq\":%lld}", (long long)after_at,
+             (long long)after_seq);
+    return task_insert(c, "codes_expire", key, due, payload, now);
+}
+
+static const char SQL_PENDING_KIND[] = "SELECT 1 FROM tasks WHERE kind = ? AND state = 'pending' LIMIT 1";
+
+/* Starts a periodic chain when none is pending (the first start, or a
+ * chain that failed for good); each run schedules its successor. */
+static enum promo_err ensure_periodic(struct conn *c, const char *kind, int64_t now)
+{
+    sqlite3_stmt *s = conn_stmt(c, SQL_PENDING_KIND);
+    if (!s)
+        return PROMO_INTERNAL;
+    bind_text(s, 1, kind);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW)
+        return PROMO_OK;
+    if (r != SQLITE_DONE)
+        return db_fail(c, "pending task");
+    /* Expiries before the first sweep are history: not reported. */
+    return strcmp(kind, "codes_expire") == 0 ? schedule_expire(c, now, now, 0, now) : schedule_refresh(c, now);
+}
+
 /* ---- effects ---------------------------------------------------------------- */
 
 /* campaign_start / campaign_end: logs the transition when the campaign
@@ -132,10 +164,66 @@ static enum promo_err effect_segments_refresh(struct conn *c, struct arena *a, c
     return rc == PROMO_OK ? schedule_refresh(c, now) : rc;
 }
 
+#define EXPIRE_EVERY 300   /* seconds between expiry sweeps */
+#define EXPIRE_BATCH 5000  /* codes per sweep transaction */
+
+static const char SQL_CODES_EXPIRED[] =
+    "SELECT code_key, campaign_id, customer_id, expires_at, seq FROM codes"
+    " WHERE expires_at IS NOT NULL AND (expires_at > ?1 OR (expires_at = ?1 AND seq > ?2)) AND expires_at < ?3"
+    " AND disabled = 0 AND (max_uses IS NULL OR uses < max_uses) ORDER BY expires_at, seq LIMIT ?4";
+
+/* codes_expire: logs `code_expired` for each usable code whose expiry
+ * passed since the last sweep (what expiry reminders and CRM tools watch).
+ * A full batch schedules the next sweep at once. */
+static enum promo_err effect_codes_expire(struct conn *c, struct arena *a, const struct task *t, int64_t now,
+                                          bool *skipped)
+{
+    *skipped = false;
+    json_t *p = json_loads(t->payload, 0, NULL);
+    int64_t after_at = json_integer_value(json_object_get(p, "after_at"));
+    int64_t after_seq = json_integer_value(json_object_get(p, "after_seq"));
+    json_decref(p);
+    sqlite3_stmt *s = conn_stmt(c, SQL_CODES_EXPIRED);
+    if (!s)
+        return PROMO_INTERNAL;
+    bind_i64(s, 1, after_at);
+    bind_i64(s, 2, after_seq);
+    bind_i64(s, 3, now);
+    bind_i64(s, 4, EXPIRE_BATCH);
+    struct expired {
+        const char *key, *campaign_id, *customer_id;
+    } *v = arena_alloc(a, sizeof(*v) * EXPIRE_BATCH);
+    int n = 0, r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        v[n].key = col_text(s, 0, a);
+        v[n].campaign_id = col_text(s, 1, a);
+        v[n].customer_id = col_text(s, 2, a);
+        after_at = sqlite3_column_int64(s, 3);
+        after_seq = sqlite3_column_int64(s, 4);
+        n++;
+    }
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE)
+        return db_fail(c, "expired codes");
+    enum promo_err rc = PROMO_OK;
+    for (int i = 0; i < n && rc == PROMO_OK; i++)
+        rc = event_log(c, "code_expired", now, v[i].campaign_id, v[i].key, v[i].customer_id, NULL, NULL, NULL, NULL);
+    /* Nothing found: continue from now - 1 (an expiry equal to now is not
+     * past yet), keeping the seq so ties are not lost. */
+    if (n == 0 && now - 1 > after_at) {
+        after_at = now - 1;
+        after_seq = INT64_MAX;
+    }
+    if (rc == PROMO_OK)
+        rc = schedule_expire(c, n == EXPIRE_BATCH ? now : now + EXPIRE_EVERY, after_at, after_seq, now);
+    return rc;
+}
+
 static const struct {
     const char *kind;
     task_effect fn;
 } kinds[] = {
+    {"codes_expire", effect_codes_expire},
     {"campaign_start", effect_campaign_start},
     {"campaign_end", effect_campaign_end},
     {"segments_refresh", effect_segments_refresh},
@@ -256,8 +344,8 @@ static enum promo_err op_task_schedule(struct store *st, struct conn *c, void *a
 {
     (void)st;
     struct task *t = arg;
-    if (strcmp(t->kind, "segments_refresh") == 0)
-        return schedule_refresh(c, t->created_at);
+    if (strcmp(t->kind, "segments_refresh") == 0 || strcmp(t->kind, "codes_expire") == 0)
+        return ensure_periodic(c, t->kind, t->created_at);
     return task_insert(c, t->kind, t->key, t->due_at, t->payload, t->created_at);
 }
 

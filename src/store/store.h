@@ -391,7 +391,8 @@ enum promo_err store_event_ingest(struct store *st, struct arena *a, const struc
  * key twice is one task. A kind's effect runs in the writer's transaction
  * that also marks the task done, so it runs at most once, and a task not
  * done survives restarts. Kinds: campaign_start, campaign_end,
- * segments_refresh (see sqlite_tasks.c's table; part C adds its own). */
+ * segments_refresh, codes_expire (see sqlite_tasks.c's table; part C adds its
+ * own). */
 struct task {
     const char *id, *kind, *key, *payload, *state, *last_error;
     int64_t due_at, attempts, created_at, done_at, seq;

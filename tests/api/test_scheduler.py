@@ -129,3 +129,22 @@ def test_test_clock_moves_and_refuses_bad_input(srv):
     expect_error(srv.post("/v1/test/clock", {"speed": 2}), 400, "bad_request", "speed")
     marketer = make_token(srv, "marketer")
     expect_error(srv.post("/v1/test/clock", {"advance_seconds": 1}, token=marketer), 403, "forbidden")
+
+
+def test_codes_expire_with_an_event_once(srv):
+    c = create_campaign(srv, code_validity_days=1)
+    cust = harness.uniq("cust-")
+    k = expect(srv.post("/v1/campaigns/%s/issue" % c["id"], {"customer_id": cust}), 201)
+    used = expect(srv.post("/v1/campaigns/%s/issue" % c["id"], {"customer_id": harness.uniq("cust-")}), 201)
+    expect(harness.redeem(srv, used["code"], customer_id=used["customer_id"]), 201)
+    assert k["expires_at"], k
+    advance(srv, DAY - 60)
+    time.sleep(0.5)
+    assert events(srv, {"code_expired"}, campaign_id=c["id"]) == []
+    advance(srv, 600)
+    got = wait_events(srv, {"code_expired"}, campaign_id=c["id"])
+    assert len(got) == 1 and got[0]["customer_id"] == cust, got  # the redeemed code is not reported
+    advance(srv, DAY)
+    time.sleep(0.5)
+    assert len(events(srv, {"code_expired"}, campaign_id=c["id"])) == 1, "told once"
+    assert len(tasks(srv, kind="codes_expire", state="pending")) == 1
