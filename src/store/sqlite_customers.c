@@ -18,6 +18,7 @@
 /* ---- segments loaded for evaluation ------------------------------------- */
 
 struct seg_set {
+    struct arena a; /* the names */
     size_t n;
     const char *name[SEGMENTS_MAX];
     json_t *json[SEGMENTS_MAX]; /* owned: the parsed rule texts */
@@ -29,6 +30,16 @@ static void seg_set_free(struct seg_set *s)
     for (size_t i = 0; i < s->n; i++)
         json_decref(s->json[i]);
     s->n = 0;
+    arena_free(&s->a);
+}
+
+void seg_cache_free(struct conn *c)
+{
+    if (c->segs) {
+        seg_set_free(c->segs);
+        free(c->segs);
+        c->segs = NULL;
+    }
 }
 
 static const char SQL_SEG_RULES[] = "SELECT name, rule FROM segments ORDER BY name";
@@ -36,8 +47,9 @@ static const char SQL_SEG_RULES[] = "SELECT name, rule FROM segments ORDER BY na
 /* Reads every segment's rule; a stored rule that no longer parses (it was
  * checked when saved) is skipped with a log line rather than failing the
  * redemption that triggered the evaluation. */
-static enum promo_err seg_set_load(struct conn *c, struct arena *a, struct seg_set *out)
+static enum promo_err seg_set_load(struct conn *c, struct seg_set *out)
 {
+    struct arena *a = &out->a;
     out->n = 0;
     sqlite3_stmt *s = conn_stmt(c, SQL_SEG_RULES);
     if (!s)
@@ -191,19 +203,31 @@ static enum promo_err customer_refresh(struct conn *c, struct arena *a, const ch
     return rc;
 }
 
-/* Loads the segments and refreshes one customer. */
+/* The writer's parsed rules, loaded on first use and dropped whenever a
+ * segment is saved or deleted: a redemption re-evaluates its customer
+ * without reading and parsing every rule again. */
+static enum promo_err segs_cached(struct conn *c, const struct seg_set **out)
+{
+    if (!c->segs) {
+        struct seg_set *s = calloc(1, sizeof(*s));
+        if (!s)
+            return PROMO_INTERNAL;
+        enum promo_err rc = seg_set_load(c, s);
+        if (rc != PROMO_OK) {
+            free(s);
+            return rc;
+        }
+        c->segs = s;
+    }
+    *out = c->segs;
+    return PROMO_OK;
+}
+
 static enum promo_err refresh_one(struct conn *c, const char *id, int64_t now)
 {
-    struct arena a = {0};
-    struct seg_set *segs = calloc(1, sizeof(*segs));
-    enum promo_err rc = segs ? seg_set_load(c, &a, segs) : PROMO_INTERNAL;
-    if (rc == PROMO_OK)
-        rc = customer_refresh(c, &a, id, segs, now);
-    if (segs)
-        seg_set_free(segs);
-    free(segs);
-    arena_free(&a);
-    return rc;
+    const struct seg_set *segs;
+    enum promo_err rc = segs_cached(c, &segs);
+    return rc == PROMO_OK ? customer_refresh(c, NULL, id, segs, now) : rc;
 }
 
 static const char SQL_CUST_ALL[] = "SELECT id FROM customers ORDER BY seq";
@@ -211,8 +235,8 @@ static const char SQL_CUST_ALL[] = "SELECT id FROM customers ORDER BY seq";
 enum promo_err customers_refresh_all(struct conn *c, int64_t now)
 {
     struct arena a = {0};
-    struct seg_set *segs = calloc(1, sizeof(*segs));
-    enum promo_err rc = segs ? seg_set_load(c, &a, segs) : PROMO_INTERNAL;
+    const struct seg_set *segs;
+    enum promo_err rc = segs_cached(c, &segs);
     /* The ids first: refreshing updates rows the listing statement reads. */
     const char **ids = NULL;
     size_t n = 0, cap = 0;
@@ -231,9 +255,6 @@ enum promo_err customers_refresh_all(struct conn *c, int64_t now)
         sqlite3_reset(s);
     for (size_t i = 0; rc == PROMO_OK && i < n; i++)
         rc = customer_refresh(c, &a, ids[i], segs, now);
-    if (segs)
-        seg_set_free(segs);
-    free(segs);
     arena_free(&a);
     return rc;
 }
@@ -598,7 +619,12 @@ static enum promo_err op_segment_put(struct store *st, struct conn *c, void *arg
     enum promo_err rc = step_done(c, s);
     if (rc == PROMO_OK)
         rc = event_log(c, "segment_saved", p->now, NULL, NULL, NULL, NULL, p->d->name, NULL, p->d->rule_json);
-    return rc == PROMO_OK ? customers_refresh_all(c, p->now) : rc;
+    seg_cache_free(c);
+    if (rc == PROMO_OK)
+        rc = customers_refresh_all(c, p->now);
+    if (rc != PROMO_OK)
+        seg_cache_free(c); /* the savepoint is undone: so is what the cache read */
+    return rc;
 }
 
 enum promo_err store_segment_put(struct store *st, const struct segment_def *d, int64_t now, bool *created)
@@ -621,7 +647,12 @@ static enum promo_err op_segment_delete(struct store *st, struct conn *c, void *
     if (sqlite3_changes(c->db) == 0)
         return PROMO_NOT_FOUND;
     rc = event_log(c, "segment_deleted", p->now, NULL, NULL, NULL, NULL, p->name, NULL, NULL);
-    return rc == PROMO_OK ? customers_refresh_all(c, p->now) : rc;
+    seg_cache_free(c);
+    if (rc == PROMO_OK)
+        rc = customers_refresh_all(c, p->now);
+    if (rc != PROMO_OK)
+        seg_cache_free(c); /* the savepoint is undone: so is what the cache read */
+    return rc;
 }
 
 enum promo_err store_segment_delete(struct store *st, const char *name, int64_t now)

@@ -18,6 +18,7 @@ struct conn {
         sqlite3_stmt *stmt;
     } slots[CONN_STMT_SLOTS];
     struct conn *next_free;
+    struct seg_set *segs; /* writer: parsed segment rules (sqlite_customers.c), NULL until needed */
 };
 
 /* A unit of work for the writer: fn runs inside the batch transaction,
@@ -104,6 +105,8 @@ void audit_queue_close(struct store *st);
 enum promo_err customer_order_add(struct conn *c, const char *customer_id, const char *order_id, int64_t amount,
                                   int64_t at, const char *source);
 enum promo_err customer_order_remove(struct conn *c, const char *customer_id, const char *order_id, int64_t now);
+/* Frees the connection's cached segment rules (conn_close). */
+void seg_cache_free(struct conn *c);
 /* Re-evaluates every customer's segments at `now` (the periodic task). */
 enum promo_err customers_refresh_all(struct conn *c, int64_t now);
 /* Reads what core_decide needs of a customer: segments by hand and
