@@ -23,6 +23,7 @@ struct seg_set {
     const char *name[SEGMENTS_MAX];
     json_t *json[SEGMENTS_MAX]; /* owned: the parsed rule texts */
     struct seg_rule rule[SEGMENTS_MAX];
+    bool uses_attributes; /* some rule reads attributes.<name> */
 };
 
 static void seg_set_free(struct seg_set *s)
@@ -64,6 +65,8 @@ static enum promo_err seg_set_load(struct conn *c, struct seg_set *out)
             json_decref(j);
             continue;
         }
+        for (size_t k = 0; k < out->rule[out->n].n; k++)
+            out->uses_attributes |= out->rule[out->n].c[k].fact == FACT_ATTRIBUTE;
         out->name[out->n] = col_text(s, 0, a);
         out->json[out->n] = j;
         out->n++;
@@ -78,39 +81,16 @@ static enum promo_err seg_set_load(struct conn *c, struct seg_set *out)
 
 /* ---- facts ----------------------------------------------------------------- */
 
-static const char SQL_ORDER_AGG[] =
-    "SELECT count(*), coalesce(sum(amount), 0), coalesce(min(at), 0), coalesce(max(at), 0),"
-    " coalesce(sum(CASE WHEN at > ?2 THEN amount ELSE 0 END), 0) FROM customer_orders WHERE customer_id = ?1";
-static const char SQL_FACTS_SET[] =
-    "UPDATE customers SET order_count = ?2, total_spent = ?3, first_order_at = nullif(?4, 0),"
-    " last_order_at = nullif(?5, 0) WHERE id = ?1";
-static const char SQL_CUST_EVAL[] =
-    "SELECT attributes, computed, signup_at FROM customers WHERE id = ?";
+/* One statement recomputes the facts from the customer's orders and hands
+ * back what the rules look at (RETURNING: the changes are made by the
+ * first step). */
+static const char SQL_FACTS_REFRESH[] =
+    "UPDATE customers SET (order_count, total_spent, first_order_at, last_order_at) ="
+    " (SELECT count(*), coalesce(sum(amount), 0), min(at), max(at) FROM customer_orders WHERE customer_id = ?1)"
+    " WHERE id = ?1 RETURNING order_count, total_spent, coalesce(last_order_at, 0), coalesce(signup_at, 0),"
+    " attributes, computed,"
+    " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = ?1 AND at > ?2)";
 static const char SQL_COMPUTED_SET[] = "UPDATE customers SET computed = ? WHERE id = ?";
-
-struct agg {
-    int64_t count, total, first, last, spent_365d;
-};
-
-static enum promo_err orders_aggregate(struct conn *c, const char *id, int64_t now, struct agg *g)
-{
-    sqlite3_stmt *s = conn_stmt(c, SQL_ORDER_AGG);
-    if (!s)
-        return PROMO_INTERNAL;
-    bind_text(s, 1, id);
-    bind_i64(s, 2, now - 365 * DAY);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return db_fail(c, "order aggregate");
-    }
-    g->count = sqlite3_column_int64(s, 0);
-    g->total = sqlite3_column_int64(s, 1);
-    g->first = sqlite3_column_int64(s, 2);
-    g->last = sqlite3_column_int64(s, 3);
-    g->spent_365d = sqlite3_column_int64(s, 4);
-    sqlite3_reset(s);
-    return PROMO_OK;
-}
 
 static bool json_has_name(json_t *arr, const char *name)
 {
@@ -120,86 +100,77 @@ static bool json_has_name(json_t *arr, const char *name)
     return false;
 }
 
-/* Logs entries into and exits from segments between two sorted name lists. */
-static enum promo_err log_moves(struct conn *c, const char *id, json_t *before, json_t *after, int64_t now)
+/* Logs entries into and exits from segments between two name lists. */
+static enum promo_err log_moves(struct conn *c, const char *id, const char *before_text, const char *after_text,
+                                int64_t now)
 {
+    json_t *before = json_loads(before_text, 0, NULL), *after = json_loads(after_text, 0, NULL);
+    enum promo_err rc = PROMO_OK;
     size_t i;
     json_t *v;
     json_array_foreach(after, i, v)
     {
-        if (!json_has_name(before, json_string_value(v))) {
-            enum promo_err rc = event_log(c, "segment_entered", now, NULL, NULL, id, NULL, json_string_value(v),
-                                          NULL, NULL);
-            if (rc != PROMO_OK)
-                return rc;
-        }
+        if (rc == PROMO_OK && !json_has_name(before, json_string_value(v)))
+            rc = event_log(c, "segment_entered", now, NULL, NULL, id, NULL, json_string_value(v), NULL, NULL);
     }
     json_array_foreach(before, i, v)
     {
-        if (json_is_string(v) && !json_has_name(after, json_string_value(v))) {
-            enum promo_err rc = event_log(c, "segment_left", now, NULL, NULL, id, NULL, json_string_value(v),
-                                          NULL, NULL);
-            if (rc != PROMO_OK)
-                return rc;
-        }
+        if (rc == PROMO_OK && json_is_string(v) && !json_has_name(after, json_string_value(v)))
+            rc = event_log(c, "segment_left", now, NULL, NULL, id, NULL, json_string_value(v), NULL, NULL);
     }
-    return PROMO_OK;
+    json_decref(before);
+    json_decref(after);
+    return rc;
 }
 
 /* Recomputes the customer's facts from their orders and their computed
- * segments from `segs` at `now`, logging each entry and exit. */
-static enum promo_err customer_refresh(struct conn *c, struct arena *a, const char *id, const struct seg_set *segs,
-                                       int64_t now)
+ * segments from `segs` at `now`, logging each entry and exit. The common
+ * case (membership unchanged) parses nothing but the attributes, and those
+ * only when a rule reads them: this runs inside every redemption. */
+static enum promo_err customer_refresh(struct conn *c, const char *id, const struct seg_set *segs, int64_t now)
 {
-    struct agg g = {0};
-    enum promo_err rc = orders_aggregate(c, id, now, &g);
-    if (rc != PROMO_OK)
-        return rc;
-    sqlite3_stmt *s = conn_stmt(c, SQL_FACTS_SET);
+    sqlite3_stmt *s = conn_stmt(c, SQL_FACTS_REFRESH);
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, id);
-    bind_i64(s, 2, g.count);
-    bind_i64(s, 3, g.total);
-    bind_i64(s, 4, g.first);
-    bind_i64(s, 5, g.last);
-    if ((rc = step_done(c, s)) != PROMO_OK)
-        return rc;
-    s = conn_stmt(c, SQL_CUST_EVAL);
-    if (!s)
-        return PROMO_INTERNAL;
-    bind_text(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    bind_i64(s, 2, now - 365 * DAY);
+    int r = sqlite3_step(s);
+    if (r != SQLITE_ROW) {
         sqlite3_reset(s);
-        return PROMO_NOT_FOUND;
+        return r == SQLITE_DONE ? PROMO_NOT_FOUND : db_fail(c, "customer facts");
     }
-    json_t *attrs = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
-    json_t *before = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
-    struct seg_facts f = {.order_count = g.count, .total_spent = g.total, .spent_365d = g.spent_365d,
-                          .signup_at = col_opt(s, 2, 0), .last_order_at = g.last, .attributes = attrs};
+    struct seg_facts f = {.order_count = sqlite3_column_int64(s, 0), .total_spent = sqlite3_column_int64(s, 1),
+                          .last_order_at = sqlite3_column_int64(s, 2), .signup_at = sqlite3_column_int64(s, 3),
+                          .spent_365d = sqlite3_column_int64(s, 6)};
+    if (segs->uses_attributes)
+        f.attributes = json_loads((const char *)sqlite3_column_text(s, 4), 0, NULL);
+    struct arena a = {0};
+    const char *before = col_text(s, 5, &a);
     sqlite3_reset(s);
-    json_t *after = json_array();
+    /* Names are [a-z0-9_-]: the array is written without escaping, in the
+     * same compact form json_dumps gives, so equal texts mean no change. */
+    size_t cap = 3, len;
+    for (size_t i = 0; i < segs->n; i++)
+        cap += strlen(segs->name[i]) + 3;
+    char *after = arena_alloc(&a, cap);
+    len = (size_t)snprintf(after, cap, "[");
     for (size_t i = 0; i < segs->n; i++) /* segs is sorted by name: so is `after` */
         if (core_segment_match(&segs->rule[i], &f, now))
-            json_array_append_new(after, json_string(segs->name[i]));
-    if (!json_is_array(before))
-        before = (json_decref(before), json_array());
-    if (!json_equal(before, after)) {
-        rc = log_moves(c, id, before, after, now);
-        char *text = rc == PROMO_OK ? json_dumps(after, JSON_COMPACT) : NULL;
-        if (text && (s = conn_stmt(c, SQL_COMPUTED_SET)) != NULL) {
-            bind_text(s, 1, text);
+            len += (size_t)snprintf(after + len, cap - len, "%s\"%s\"", len > 1 ? "," : "", segs->name[i]);
+    snprintf(after + len, cap - len, "]");
+    json_decref(f.attributes);
+    enum promo_err rc = PROMO_OK;
+    if (!before || strcmp(before, after) != 0) {
+        rc = log_moves(c, id, before ? before : "[]", after, now);
+        if (rc == PROMO_OK && (s = conn_stmt(c, SQL_COMPUTED_SET)) != NULL) {
+            bind_text(s, 1, after);
             bind_text(s, 2, id);
             rc = step_done(c, s);
         } else if (rc == PROMO_OK) {
             rc = PROMO_INTERNAL;
         }
-        free(text);
     }
-    json_decref(attrs);
-    json_decref(before);
-    json_decref(after);
-    (void)a;
+    arena_free(&a);
     return rc;
 }
 
@@ -227,7 +198,7 @@ static enum promo_err refresh_one(struct conn *c, const char *id, int64_t now)
 {
     const struct seg_set *segs;
     enum promo_err rc = segs_cached(c, &segs);
-    return rc == PROMO_OK ? customer_refresh(c, NULL, id, segs, now) : rc;
+    return rc == PROMO_OK ? customer_refresh(c, id, segs, now) : rc;
 }
 
 static const char SQL_CUST_ALL[] = "SELECT id FROM customers ORDER BY seq";
@@ -254,7 +225,7 @@ enum promo_err customers_refresh_all(struct conn *c, int64_t now)
     if (s)
         sqlite3_reset(s);
     for (size_t i = 0; rc == PROMO_OK && i < n; i++)
-        rc = customer_refresh(c, &a, ids[i], segs, now);
+        rc = customer_refresh(c, ids[i], segs, now);
     arena_free(&a);
     return rc;
 }

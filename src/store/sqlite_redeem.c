@@ -70,9 +70,10 @@ static enum promo_err decide(struct conn *c, struct arena *a, const struct use_r
         sqlite3_reset(s);
     }
     /* Segments (by hand and computed) and orders of the customer, read in
-     * the same transaction as the decision. */
-    struct customer_facts cf;
-    if ((rc = customer_facts_read(c, a, r->customer_id, &cf)) != PROMO_OK)
+     * the same transaction as the decision, when a rule looks at them. */
+    struct customer_facts cf = {.known = false};
+    bool needs_facts = cp->rules.n_segments > 0 || cp->rules.first_order_only || cp->early_segment != NULL;
+    if (needs_facts && (rc = customer_facts_read(c, a, r->customer_id, &cf)) != PROMO_OK)
         return rc;
     res->v = core_decide(cp, &k, &u, &cf, r->order, r->customer_id, r->now);
     snprintf(res->campaign_id, sizeof res->campaign_id, "%s", k.campaign_id);
