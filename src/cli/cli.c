@@ -30,6 +30,7 @@ static const struct {
     {"Campaigns", cli_campaign_cmds},
     {"Codes", cli_codes_cmds},
     {"Orders", cli_order_cmds},
+    {"Customers and segments", cli_customer_cmds},
 };
 #define NGROUPS (sizeof GROUPS / sizeof GROUPS[0])
 
