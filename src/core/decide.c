@@ -48,6 +48,11 @@ static bool eligible_customer(const struct campaign_rules *r, const struct custo
     return true;
 }
 
+bool core_customer_eligible(const struct campaign_rules *r, const struct customer_facts *cf)
+{
+    return eligible_customer(r, cf);
+}
+
 /* Before the public start, members of the early-access segment may
  * already use the campaign from its early start. */
 static bool early_access(const struct campaign *c, const struct customer_facts *cf, int64_t now)
