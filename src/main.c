@@ -74,6 +74,7 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "promo serve: %s\n", cerr);
         return 2;
     }
+    test_clock = test_clock || cfg.test_clock;
     if (!db)
         db = cfg.db[0] ? cfg.db : "promo.db";
     if (!listen)

@@ -38,6 +38,7 @@ static const struct key KEYS[] = {
     {"bruteforce", "window_seconds", K_INT, AT(bf_window_s), 1, 86400},
     {"bruteforce", "block_seconds", K_INT, AT(bf_block_s), 1, 7 * 86400},
     {"proxy", "trust_forwarded_for", K_BOOL, AT(trust_forwarded_for), 0, 1},
+    {"server", "test_clock", K_BOOL, AT(test_clock), 0, 1},
 };
 #undef AT
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])

@@ -34,6 +34,8 @@ struct config {
     int64_t bf_failures, bf_window_s, bf_block_s;
     /* [proxy] */
     bool trust_forwarded_for;
+    /* [server] test_clock: tests only, as `promo serve --test-clock` */
+    bool test_clock;
 };
 
 /* The defaults, as docs/config.md lists them. */
