@@ -201,32 +201,45 @@ static enum promo_err refresh_one(struct conn *c, const char *id, int64_t now)
     return rc == PROMO_OK ? customer_refresh(c, id, segs, now) : rc;
 }
 
-static const char SQL_CUST_ALL[] = "SELECT id FROM customers ORDER BY seq";
+static const char SQL_CUST_PAGE[] = "SELECT id, seq FROM customers WHERE seq > ? ORDER BY seq LIMIT ?";
 
-enum promo_err customers_refresh_all(struct conn *c, int64_t now)
+enum promo_err customers_refresh_page(struct conn *c, int64_t after_seq, int limit, int64_t now, int64_t *last_seq,
+                                      int *n)
 {
     struct arena a = {0};
     const struct seg_set *segs;
+    *n = 0;
+    *last_seq = after_seq;
     enum promo_err rc = segs_cached(c, &segs);
     /* The ids first: refreshing updates rows the listing statement reads. */
     const char **ids = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *s = rc == PROMO_OK ? conn_stmt(c, SQL_CUST_ALL) : NULL;
-    while (s && sqlite3_step(s) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            const char **nids = arena_alloc(&a, sizeof(char *) * cap);
-            if (n)
-                memcpy(nids, ids, sizeof(char *) * n);
-            ids = nids;
+    sqlite3_stmt *s = rc == PROMO_OK ? conn_stmt(c, SQL_CUST_PAGE) : NULL;
+    if (s) {
+        ids = arena_alloc(&a, sizeof(char *) * (size_t)limit);
+        bind_i64(s, 1, after_seq);
+        bind_i64(s, 2, limit);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            ids[(*n)++] = col_text(s, 0, &a);
+            *last_seq = sqlite3_column_int64(s, 1);
         }
-        ids[n++] = col_text(s, 0, &a);
-    }
-    if (s)
         sqlite3_reset(s);
-    for (size_t i = 0; rc == PROMO_OK && i < n; i++)
+    } else if (rc == PROMO_OK) {
+        rc = PROMO_INTERNAL;
+    }
+    for (int i = 0; rc == PROMO_OK && i < *n; i++)
         rc = customer_refresh(c, ids[i], segs, now);
     arena_free(&a);
+    return rc;
+}
+
+enum promo_err customers_refresh_all(struct conn *c, int64_t now)
+{
+    int64_t after = 0;
+    int n = 0;
+    enum promo_err rc;
+    do
+        rc = customers_refresh_page(c, after, 1000, now, &after, &n);
+    while (rc == PROMO_OK && n == 1000);
     return rc;
 }
 

@@ -107,8 +107,13 @@ enum promo_err customer_order_add(struct conn *c, const char *customer_id, const
 enum promo_err customer_order_remove(struct conn *c, const char *customer_id, const char *order_id, int64_t now);
 /* Frees the connection's cached segment rules (conn_close). */
 void seg_cache_free(struct conn *c);
-/* Re-evaluates every customer's segments at `now` (the periodic task). */
+/* Re-evaluates every customer's segments at `now` (after a segment
+ * changed), or up to `limit` customers after `after_seq` in creation order
+ * (*n of them, the last one's seq in *last_seq: the periodic task's
+ * chunks, so no transaction holds the writer for the whole table). */
 enum promo_err customers_refresh_all(struct conn *c, int64_t now);
+enum promo_err customers_refresh_page(struct conn *c, int64_t after_seq, int limit, int64_t now, int64_t *last_seq,
+                                      int *n);
 /* Reads what core_decide needs of a customer: segments by hand and
  * computed, and the order count. Unknown: cf->known false. */
 enum promo_err customer_facts_read(struct conn *c, struct arena *a, const char *id, struct customer_facts *cf);

@@ -150,18 +150,31 @@ static enum promo_err effect_campaign_end(struct conn *c, struct arena *a, const
     return campaign_transition(c, a, t, now, skipped, false);
 }
 
+#define REFRESH_CHUNK 2000 /* customers per refresh transaction */
+
 /* Time-based segments (dormant, spent_365d) change with no event: every
- * customer is re-evaluated once an hour, and the next refresh scheduled
- * in the same transaction. After downtime it runs once, not once per
- * missed hour. */
+ * customer is re-evaluated once an hour, REFRESH_CHUNK customers per
+ * transaction so the writer is never held for the whole table; a full
+ * chunk schedules the next one at once, the last chunk the next hour's
+ * run. After downtime it runs once, not once per missed hour. */
 static enum promo_err effect_segments_refresh(struct conn *c, struct arena *a, const struct task *t, int64_t now,
                                               bool *skipped)
 {
     (void)a;
-    (void)t;
     *skipped = false;
-    enum promo_err rc = customers_refresh_all(c, now);
-    return rc == PROMO_OK ? schedule_refresh(c, now) : rc;
+    json_t *p = json_loads(t->payload, 0, NULL);
+    int64_t after = json_integer_value(json_object_get(p, "after_seq")), last = 0;
+    json_decref(p);
+    int n = 0;
+    enum promo_err rc = customers_refresh_page(c, after, REFRESH_CHUNK, now, &last, &n);
+    if (rc != PROMO_OK)
+        return rc;
+    if (n < REFRESH_CHUNK)
+        return schedule_refresh(c, now);
+    char key[96], payload[64];
+    snprintf(key, sizeof key, "segments_refresh:%lld:after:%lld", (long long)now, (long long)last);
+    snprintf(payload, sizeof payload, "{\"after_seq\":%lld}", (long long)last);
+    return task_insert(c, "segments_refresh", key, now, payload, now);
 }
 
 #define EXPIRE_EVERY 300   /* seconds between expiry sweeps */

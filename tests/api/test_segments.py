@@ -5,7 +5,9 @@ decided against them."""
 
 import urllib.parse
 
+import abuse_util
 import clockutil
+import harness
 from clockutil import advance, events, wait_events
 from harness import add_code, create_campaign, expect, expect_error, invalid, redeem, rfc3339, show, uniq, validate
 
@@ -185,3 +187,37 @@ def test_bad_early_access_is_refused_naming_the_field(srv):
         body = {"name": "ea", "currency": "KRW", "discount": {"type": "fixed", "amount": 100}}
         body.update(extra)
         expect_error(srv.post("/v1/campaigns", body), 400, "bad_request", field, what=repr(extra))
+
+
+@harness.timeout(300)
+def test_hourly_refresh_reaches_every_customer_in_chunks(srv):
+    # More customers than one refresh transaction takes (2000), written
+    # straight into the store: each with one order long ago, none dormant yet.
+    tag = uniq("bulk-").lower()
+    n = 4500
+    at = clockutil.now(srv) - 10 * DAY
+    with abuse_util.db(srv) as c:
+        c.executemany("INSERT INTO customers (id, created_at, updated_at) VALUES (?, ?, ?)",
+                      [("%s-%d" % (tag, i), at, at) for i in range(n)])
+        c.executemany("INSERT INTO customer_orders (customer_id, order_id, amount, at, source)"
+                      " VALUES (?, 'o', 1000, ?, 'purchase')", [("%s-%d" % (tag, i), at) for i in range(n)])
+    advance(srv, 85 * DAY)
+
+    def entered():
+        j = [e for e in events(srv, {"segment_entered"}, subject_id="dormant")
+             if (e.get("customer_id") or "").startswith(tag)]
+        return j if len(j) >= n else None
+    got = harness.poll(entered, timeout=60) or []
+    assert len(got) == n and len({e["customer_id"] for e in got}) == n, len(got)
+    chunks = [t for t in tasks_of(srv, "segments_refresh") if "after_seq" in t["payload"]]
+    assert len(chunks) >= 2, "the refresh was cut into chunks"
+
+
+def tasks_of(srv, kind):
+    out, cursor = [], None
+    while True:
+        j = expect(srv.get("/v1/tasks?limit=1000&kind=%s%s" % (kind, "&cursor=" + cursor if cursor else "")), 200)
+        out += j["data"]
+        cursor = j["next_cursor"]
+        if not cursor:
+            return out
