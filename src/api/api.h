@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -36,6 +37,9 @@ struct api_ctx {
     const struct config *cfg;
     struct api_guard *guard;
     atomic_llong rate_limited, bruteforce_blocks;
+    /* customers, segments, scheduler (issue 3) */
+    struct scheduler *sched; /* jobs/scheduler.h; NULL when not running */
+    bool test_clock;         /* --test-clock: POST /v1/test/clock may move time */
 };
 
 struct api_req {
@@ -195,5 +199,16 @@ void api_message_attempts(struct api_req *r, struct api_resp *w);
 void api_message_retry(struct api_req *r, struct api_resp *w);
 /* Prometheus lines for /metrics: outbox messages by state. */
 void api_outbox_metrics(struct api_ctx *ctx, FILE *f);
+/* customers.c: customers, client events, segments, tasks, test clock */
+void api_customer_put(struct api_req *r, struct api_resp *w);
+void api_customer_get(struct api_req *r, struct api_resp *w);
+void api_customer_list(struct api_req *r, struct api_resp *w);
+void api_event_ingest(struct api_req *r, struct api_resp *w);
+void api_segment_put(struct api_req *r, struct api_resp *w);
+void api_segment_get(struct api_req *r, struct api_resp *w);
+void api_segment_list(struct api_req *r, struct api_resp *w);
+void api_segment_delete(struct api_req *r, struct api_resp *w);
+void api_task_list(struct api_req *r, struct api_resp *w);
+void api_test_clock(struct api_req *r, struct api_resp *w);
 
 #endif

@@ -32,6 +32,7 @@ static const struct {
     {"Orders", cli_order_cmds},
     {"Tokens and OAuth clients (admin)", cli_token_cmds},
     {"Messages", cli_notify_cmds},
+    {"Customers and segments", cli_customer_cmds},
 };
 #define NGROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

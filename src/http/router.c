@@ -72,6 +72,18 @@ static const struct route routes[] = {
     {"GET", "/v1/messages/*", api_message_get, R_READ, JSON_MAX},
     {"GET", "/v1/messages/*/attempts", api_message_attempts, R_READ, JSON_MAX},
     {"POST", "/v1/messages/*/retry", api_message_retry, R_MANAGE, JSON_MAX},
+    /* customers, events, segments, scheduler (issue 3) */
+    {"PUT", "/v1/customers/*", api_customer_put, R_MANAGE | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/customers/*", api_customer_get, R_READ, JSON_MAX},
+    {"GET", "/v1/customers", api_customer_list, R_READ, JSON_MAX},
+    {"POST", "/v1/events", api_event_ingest, R_MANAGE | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/segments", api_segment_list, R_READ, JSON_MAX},
+    {"GET", "/v1/segments/*", api_segment_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/segments/*", api_segment_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/segments/*", api_segment_delete, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/tasks", api_task_list, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

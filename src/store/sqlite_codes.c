@@ -523,10 +523,15 @@ static enum promo_err op_issue(struct store *st, struct conn *c, void *arg)
     enum campaign_status status = core_campaign_status(&cp, ka->now);
     if (status == STATUS_ENDED || status == STATUS_PAUSED || status == STATUS_DRAFT)
         return PROMO_CAMPAIGN_INACTIVE;
-    /* Until customers and segments exist (see the automation issue), a
-     * campaign limited to segments or first orders cannot vouch for anyone. */
-    if (cp.rules.n_segments > 0 || cp.rules.first_order_only)
-        return PROMO_CUSTOMER_NOT_ELIGIBLE;
+    /* Segment and first-order rules apply to who may be given a code, read
+     * in the same transaction as the issue. */
+    if (cp.rules.n_segments > 0 || cp.rules.first_order_only) {
+        struct customer_facts cf;
+        if ((rc = customer_facts_read(c, ka->a, ka->customer_id, &cf)) != PROMO_OK)
+            return rc;
+        if (!core_customer_eligible(&cp.rules, &cf))
+            return PROMO_CUSTOMER_NOT_ELIGIBLE;
+    }
     if (cp.limits.per_customer != PROMO_UNLIMITED) {
         sqlite3_stmt *s = conn_stmt(c, SQL_CUSTOMER_CODES);
         if (!s)

@@ -19,6 +19,7 @@ struct conn {
     } slots[CONN_STMT_SLOTS];
     struct conn *next_free;
     struct hook_cache *hooks; /* writer only: webhook subscriptions (sqlite_outbox.c); NULL: load */
+    struct seg_set *segs; /* writer: parsed segment rules (sqlite_customers.c), NULL until needed */
 };
 
 /* A unit of work for the writer: fn runs inside the batch transaction,
@@ -119,5 +120,27 @@ void hook_cache_free(struct conn *c);
 
 /* Next value of a table's seq for SQLite rowid tables is automatic; ids are
  * random (util_rand_id). */
+
+/* ---- customers and tasks (sqlite_customers.c, sqlite_tasks.c) ----------- */
+/* A redemption (amount paid after the discount) or its rollback changes
+ * the customer's orders; facts and segments follow in the same
+ * transaction. customer_id NULL: nothing to do. */
+enum promo_err customer_order_add(struct conn *c, const char *customer_id, const char *order_id, int64_t amount,
+                                  int64_t at, const char *source);
+enum promo_err customer_order_remove(struct conn *c, const char *customer_id, const char *order_id, int64_t now);
+/* Frees the connection's cached segment rules (conn_close). */
+void seg_cache_free(struct conn *c);
+/* Re-evaluates every customer's segments at `now` (after a segment
+ * changed), or up to `limit` customers after `after_seq` in creation order
+ * (*n of them, the last one's seq in *last_seq: the periodic task's
+ * chunks, so no transaction holds the writer for the whole table). */
+enum promo_err customers_refresh_all(struct conn *c, int64_t now);
+enum promo_err customers_refresh_page(struct conn *c, int64_t after_seq, int limit, int64_t now, int64_t *last_seq,
+                                      int *n);
+/* Reads what core_decide needs of a customer: segments by hand and
+ * computed, and the order count. Unknown: cf->known false. */
+enum promo_err customer_facts_read(struct conn *c, struct arena *a, const char *id, struct customer_facts *cf);
+/* Schedules the campaign's start and end transitions still ahead of `now`. */
+enum promo_err tasks_schedule_campaign(struct conn *c, const struct campaign *cp, int64_t now);
 
 #endif

@@ -403,4 +403,89 @@ void store_writer_stats(struct store *st, uint64_t *batches, uint64_t *ops, uint
 /* Health: the store answers a trivial query. */
 enum promo_err store_ping(struct store *st);
 
+/* ---- customers, segments, ingested events (sqlite_customers.c) ---------- */
+/* A customer: the profile a client PUTs and the facts the server keeps
+ * current (from purchase events and redemptions, in their transaction).
+ * JSON members are texts: segments (set by hand) and computed (put there
+ * by the segment rules) are arrays of names, attributes an object. Times
+ * 0: never. spent_365d is computed when read, at `now`. */
+struct customer {
+    const char *id, *name, *email, *phone, *locale;
+    const char *segments_json, *attributes_json, *computed_json;
+    int64_t signup_at, first_order_at, last_order_at, last_seen_at;
+    int64_t order_count, total_spent, spent_365d;
+    int64_t created_at, updated_at, seq;
+};
+/* Creates or replaces the profile of in->id (facts untouched), logs
+ * `customer_created` or `customer_updated` and re-evaluates the customer's
+ * segments (`segment_entered` / `segment_left`), in one transaction. */
+enum promo_err store_customer_put(struct store *st, struct arena *a, const struct customer *in, int64_t now,
+                                  struct customer *out, bool *created);
+enum promo_err store_customer_get(struct store *st, struct arena *a, const char *id, int64_t now,
+                                  struct customer *out);
+/* Customers in creation order after `after_seq`; segment NULL: all, else
+ * those in it (by hand or computed). *next_seq 0 at the end. */
+enum promo_err store_customer_list(struct store *st, struct arena *a, const char *segment, int64_t after_seq,
+                                   int limit, int64_t now, struct customer **out, size_t *n, int64_t *next_seq);
+
+struct segment_def {
+    const char *name, *rule_json, *description;
+    int64_t created_at, updated_at, members;
+};
+/* Stores a segment whose rule the caller checked (core_segment_parse) and
+ * re-evaluates every customer against it, logging `segment_saved` and each
+ * entry and exit, in one transaction. */
+enum promo_err store_segment_put(struct store *st, const struct segment_def *d, int64_t now, bool *created);
+enum promo_err store_segment_get(struct store *st, struct arena *a, const char *name, struct segment_def *out);
+enum promo_err store_segment_list(struct store *st, struct arena *a, struct segment_def **out, size_t *n);
+/* Removes a segment; its computed members leave it (`segment_left`). */
+enum promo_err store_segment_delete(struct store *st, const char *name, int64_t now);
+
+/* A client event (POST /v1/events). The store keeps facts current:
+ * any event → last_seen; signup → signup_at (the first); purchase with
+ * order_id and amount → an order. The customer is created when unknown. */
+struct ingest_event {
+    const char *id, *type, *customer_id;
+    const char *properties_json; /* object text */
+    const char *request_hash;    /* of the body, for the id's replays */
+    const char *answer_json;     /* what the caller answers; kept for replays */
+    const char *order_id;        /* purchase */
+    int64_t amount;              /* purchase; -1: none */
+    int64_t occurred_at;
+};
+/* Stores and logs the event in one transaction. A replay of the same id
+ * with the same request_hash: PROMO_OK, *replay true and *answer the
+ * first answer; with another hash: PROMO_CONFLICT. */
+enum promo_err store_event_ingest(struct store *st, struct arena *a, const struct ingest_event *e, int64_t now,
+                                  bool *replay, const char **answer);
+
+/* ---- the scheduler's tasks (sqlite_tasks.c) ------------------------------ */
+/* A persistent unit of scheduled work. `key` is unique: scheduling the same
+ * key twice is one task. A kind's effect runs in the writer's transaction
+ * that also marks the task done, so it runs at most once, and a task not
+ * done survives restarts. Kinds: campaign_start, campaign_end,
+ * segments_refresh, codes_expire (see sqlite_tasks.c's table; part C adds its
+ * own). */
+struct task {
+    const char *id, *kind, *key, *payload, *state, *last_error;
+    int64_t due_at, attempts, created_at, done_at, seq;
+};
+/* Inserts a pending task unless one with the key exists. */
+enum promo_err store_task_schedule(struct store *st, const char *kind, const char *key, int64_t due_at,
+                                   const char *payload_json, int64_t now);
+/* Pending tasks with due_at <= now, earliest first, at most `limit`. */
+enum promo_err store_tasks_due(struct store *st, struct arena *a, int64_t now, int limit, struct task **out,
+                               size_t *n);
+/* Claims, runs and completes one task in one transaction: PROMO_OK when it
+ * ran (or was already done: nothing happens twice); an error leaves it
+ * pending for store_task_fail. */
+enum promo_err store_task_run(struct store *st, const char *id, int64_t now);
+/* Counts a failed attempt: retried later (backoff), failed after 5. */
+enum promo_err store_task_fail(struct store *st, const char *id, const char *error, int64_t now);
+/* Earliest due_at of a pending task, or 0 when none. */
+enum promo_err store_task_next_due(struct store *st, int64_t *due_at);
+/* Tasks by seq after `after_seq`, filtered by kind/state (NULL: any). */
+enum promo_err store_task_list(struct store *st, struct arena *a, const char *kind, const char *state,
+                               int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq);
+
 #endif

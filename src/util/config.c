@@ -51,6 +51,7 @@ static const struct key KEYS[] = {
     {"delivery", "connect_timeout_ms", K_INT, AT(dlv_connect_timeout_ms), 100, 600000},
     {"delivery", "workers", K_INT, AT(dlv_workers), 1, 64},
     {"delivery", "poll_ms", K_INT, AT(dlv_poll_ms), 10, 60000},
+    {"server", "test_clock", K_BOOL, AT(test_clock), 0, 1},
 };
 #undef AT
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])

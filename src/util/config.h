@@ -43,6 +43,8 @@ struct config {
     /* [delivery]: the outbox workers (jobs/delivery.c) */
     int64_t dlv_max_attempts, dlv_backoff_base_ms, dlv_backoff_cap_ms;
     int64_t dlv_timeout_ms, dlv_connect_timeout_ms, dlv_workers, dlv_poll_ms;
+    /* [server] test_clock: tests only, as `promo serve --test-clock` */
+    bool test_clock;
 };
 
 /* The defaults, as docs/config.md lists them. */

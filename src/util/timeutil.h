@@ -11,6 +11,11 @@
 /* Current Unix time in seconds; in milliseconds. */
 int64_t time_now(void);
 int64_t time_now_ms(void);
+/* The test clock's offset from the wall clock, in milliseconds (0 in
+ * production). Only `promo serve --test-clock` lets an API call set it
+ * (api/testclock.c); time_now and time_now_ms include it. */
+void time_offset_set_ms(int64_t offset_ms);
+int64_t time_offset_ms(void);
 /* Monotonic milliseconds, for durations. */
 int64_t time_mono_ms(void);
 int64_t time_mono_ns(void);

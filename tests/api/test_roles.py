@@ -5,7 +5,8 @@ the server:
   admin        everything
   marketer     campaigns, codes (and their jobs), reports (stats, the event
                log, redemptions and reservations read back)
-  integration  validate, reserve (hold, confirm, release), redeem, rollback
+  integration  validate, reserve (hold, confirm, release), redeem, rollback,
+               customer upsert, events
   storefront   validate only: coarse reasons, strict rate limit
   viewer       read only (what marketer reads)
   marketer also writes templates and sends messages (viewer reads them)
@@ -89,6 +90,19 @@ TABLE = [
     ("GET", "/v1/messages/*", READ, "/v1/messages/msg_none"),
     ("GET", "/v1/messages/*/attempts", READ, "/v1/messages/msg_none/attempts"),
     ("POST", "/v1/messages/*/retry", MANAGE, "/v1/messages/msg_none/retry"),
+    # customers and events: integration upserts customers and sends events
+    ("PUT", "/v1/customers/*", MANAGE | {"integration"}, "/v1/customers/cus-none"),
+    ("GET", "/v1/customers/*", READ, "/v1/customers/cus-none"),
+    ("GET", "/v1/customers", READ, "/v1/customers"),
+    ("POST", "/v1/events", MANAGE | {"integration"}, "/v1/events"),
+    ("GET", "/v1/segments", READ, "/v1/segments"),
+    ("GET", "/v1/segments/*", READ, "/v1/segments/none"),
+    ("PUT", "/v1/segments/*", MANAGE, "/v1/segments/none"),
+    ("DELETE", "/v1/segments/*", MANAGE, "/v1/segments/none"),
+    ("GET", "/v1/tasks", MANAGE, "/v1/tasks"),
+    # the test clock (a server started with --test-clock only): admin
+    ("POST", "/v1/test/clock", A, "/v1/test/clock"),
+    ("GET", "/v1/test/clock", A, "/v1/test/clock"),
     # webhook subscriptions hold signing secrets: admin only
     ("POST", "/v1/webhooks", A, "/v1/webhooks"),
     ("GET", "/v1/webhooks", A, "/v1/webhooks"),

@@ -283,6 +283,30 @@ t "oauth-client delete revokes its tokens" 0 "^OAuth client $OCID deleted; 1 liv
   promo oauth-client delete "$OCID"
 t "the deleted client's access token is refused" 1 '' '^promo: unauthorized: ' promo --token "$ACCESS" campaign list
 t "deleting a client twice is a conflict" 1 '' '^promo: conflict: ' promo oauth-client delete "$OCID"
+# ---- customers, events, segments --------------------------------------------------
+CU="cli-cust-$RANDOM"
+t "customer put" 0 '^attributes\.city: +Busan$' '' promo customer put "$CU" --name Kim --email kim@example.kr \
+  --segment staff --attr city=Busan --attr age=31
+t "event send purchase" 0 '^properties\.amount: +1200000$' '' promo event send --type purchase --customer "$CU" \
+  --id "ev-$CU" --prop order_id=o-1 --prop amount=1200000
+t "event send again with the same id is a replay" 0 '^id: +ev-'"$CU"'$' '' promo event send --type purchase \
+  --customer "$CU" --id "ev-$CU" --prop order_id=o-1 --prop amount=1200000
+t "the same id with another body is refused" 1 '' '^promo: conflict: ' promo event send --type purchase \
+  --customer "$CU" --id "ev-$CU" --prop order_id=o-1 --prop amount=1
+t "customer get shows facts and computed segments" 0 '^computed_segments: +vip$' '' promo customer get "$CU"
+check "the purchase counted once" grep -qE '^facts\.total_spent: +1200000$' <<<"$OUT"
+t "customer list by segment" 0 "^$CU +Kim +kim@example.kr +staff,vip" '' promo customer list --segment vip
+t "segment put" 0 '^members: +1$' '' promo segment put busan --description "Busan people" \
+  --rule '{"all":[{"fact":"attributes.city","op":"=","value":"Busan"}]}'
+t "segment list" 0 '^busan +1 +Busan people' '' promo segment list
+t "segment get" 0 '^description: +Busan people$' '' promo segment get busan
+t "segment delete" 0 '^deleted: +true$' '' promo segment delete busan
+t "a bad rule is refused naming the member" 1 '' 'rule\.all\[0\]\.op' promo segment put broken \
+  --rule '{"all":[{"fact":"order_count","op":"~","value":1}]}'
+t "a --rule that is not JSON is a usage error" 2 '' '^promo: --rule is not JSON' promo segment put broken --rule '{'
+t "event send without --type is a usage error" 2 '' '^promo: --type and --customer are required' \
+  promo event send --customer "$CU"
+t "a malformed --attr is a usage error" 2 '' "^promo: --attr must be key=value" promo customer put "$CU" --attr nokey
 
 check "the server is still running" kill -0 "$SERVER_PID"
 summary
