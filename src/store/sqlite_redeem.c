@@ -619,6 +619,15 @@ static const char SQL_RSV_INSERT[] =
     "INSERT INTO reservations (id, code_key, code, campaign_id, customer_id, order_id, order_amount,"
     " currency, discount_type, discount, points, state, expires_at, created_at)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,'held',?,?)";
+/* Times are whole seconds and r->now is cut down to its second, so
+ * now + ttl could lapse a hold up to a second early (a 1 s hold made at
+ * x.99 s would end 10 ms later): one second more makes it live at least
+ * its ttl, and at most a second longer. */
+static int64_t hold_expiry(const struct use_req *r)
+{
+    return r->now + r->ttl + 1;
+}
+
 static const char SQL_RSV_RENEW[] = "UPDATE reservations SET expires_at = ? WHERE id = ?";
 
 static enum promo_err op_reserve(struct store *st, struct conn *c, void *arg)
@@ -632,7 +641,7 @@ static enum promo_err op_reserve(struct store *st, struct conn *c, void *arg)
     enum promo_err rc = reservation_read(c, ua->a, SQL_RSV_HELD, r->key, r->order->id, &h, NULL);
     if (rc == PROMO_OK) {
         /* The same order again (a retried payment): its own hold, renewed. */
-        h.expires_at = r->now + r->ttl;
+        h.expires_at = hold_expiry(r);
         sqlite3_stmt *s = conn_stmt(c, SQL_RSV_RENEW);
         if (!s)
             return PROMO_INTERNAL;
@@ -673,7 +682,7 @@ static enum promo_err op_reserve(struct store *st, struct conn *c, void *arg)
     h.order_amount = r->order->amount;
     h.discount = res->v.discount;
     h.points = res->v.points;
-    h.expires_at = r->now + r->ttl;
+    h.expires_at = hold_expiry(r);
     h.created_at = r->now;
     sqlite3_stmt *s = conn_stmt(c, SQL_RSV_INSERT);
     if (!s)
