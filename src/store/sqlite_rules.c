@@ -390,9 +390,9 @@ static enum promo_err rule_fire(struct conn *c, const char *rule_id, const char 
         int64_t delay = json_integer_value(json_object_get(json_array_get(steps, i), "delay_seconds"));
         size_t kn = strlen(rule_id) + strlen(trigger_id) + 32;
         char *key = malloc(kn);
-        json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:O}", "rule_id", rule_id, "step", (json_int_t)i, "customer_id",
+        json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:o}", "rule_id", rule_id, "step", (json_int_t)i, "customer_id",
                               customer_id, "trigger_id", trigger_id, "properties",
-                              props ? props : json_object());
+                              props ? json_deep_copy(props) : json_object());
         if (key && p) {
             snprintf(key, kn, "rule:%s:%s:%zu", rule_id, trigger_id, i);
             rc = task_add(c, "rule_step", key, at + delay, p, ck, now);

@@ -205,3 +205,32 @@ def test_bad_rules_are_refused_at_save_time_naming_the_field(srv):
     ok = expect(srv.post("/v1/rules", rule()), 201)
     expect_error(srv.request("PUT", "/v1/rules/" + ok["id"], rule(steps=[])), 400, field="steps")
     assert expect(srv.get("/v1/rules/" + ok["id"]), 200) == ok, "a refused PUT changes nothing"
+
+
+def test_entering_a_segment_triggers_a_rule(srv):
+    clear_rules(srv)
+    tpl = template(srv, "Welcome to VIP, {{customer.name}}!", subject="VIP")
+    expect(srv.post("/v1/rules", {"name": "vip welcome", "trigger": {"segment_entered": "vip"},
+                                  "steps": [{"message": {"template_id": tpl["id"], "channel": "email"}}]}), 201)
+    cid, email = customer(srv, "Yuna Seo")
+    event(srv, "purchase", cid, order_id=uniq("o-", 8), amount=400000)
+    time.sleep(0.3 * harness.time_scale())
+    assert mails_to(email) == [], "not VIP yet"
+    event(srv, "purchase", cid, order_id=uniq("o-", 8), amount=700000)
+    got = wait_mails(email, 1)
+    assert len(got) == 1 and "Welcome to VIP, Yuna Seo!" in text_of(got[0]), [text_of(m) for m in got]
+
+
+def test_a_refused_issue_is_recorded_and_a_message_needing_the_code_is_not_sent(srv):
+    clock = Clock(srv)
+    rule, cmp = cart_rule(srv, delays=(HOUR, 2 * HOUR))
+    expect(srv.patch("/v1/campaigns/" + cmp["id"], {"limits": {"per_customer": 1}}), 200)
+    cid, email = customer(srv, "Limit")
+    abandon(srv, cid, "cart-l")
+    clock.advance(HOUR + 10)
+    assert len(wait_mails(email, 1)) == 1
+    clock.advance(HOUR)
+    runs = harness.poll(lambda: [e for e in expect(srv.get("/v1/events?limit=1000&type=rule_step_run"), 200)["data"]
+                                 if e.get("customer_id") == cid and e.get("reason")])
+    assert runs and runs[0]["reason"] == "customer_limit_reached", runs
+    assert len(settle(email, 1)) == 1, "the second message needs {{code}}: not sent"
