@@ -648,6 +648,75 @@ static enum promo_err message_queue(struct conn *c, struct arena *a, const char 
 
 /* ---- running: rule steps -------------------------------------------------------------- */
 
+/* What one run of a rule step found and did. */
+struct step_run {
+    const char *customer_id;
+    struct campaign cp;
+    bool have_cp;
+    struct code_info ci;
+    const char *code, *refused, *msg_id, *msg_why;
+};
+
+/* Issues the step's code. A refusal (a limit, the campaign ended) is an
+ * outcome, recorded in sr->refused; only a store failure is an error. */
+static enum promo_err step_issue(struct conn *c, struct arena *a, const json_t *issue, int64_t now,
+                                 struct step_run *sr)
+{
+    const char *cid = json_string_value(json_object_get(issue, "campaign_id"));
+    struct codegen g;
+    const char *f, *why;
+    codefmt_prepare(&g, NULL, 0, NULL, NULL, NULL, &f, &why);
+    enum promo_err ir = code_issue_tx(c, a, cid, sr->customer_id, "rule", &g, now, &sr->ci);
+    if (ir == PROMO_INTERNAL || ir == PROMO_UNAVAILABLE)
+        return ir;
+    if (ir != PROMO_OK) {
+        sr->refused = promo_err_code(ir);
+        return PROMO_OK;
+    }
+    sr->code = sr->ci.k.code;
+    sr->have_cp = campaign_read(c, a, cid, &sr->cp, NULL) == PROMO_OK;
+    return PROMO_OK;
+}
+
+/* Queues the step's message with the customer, the cart (the triggering
+ * event's properties) and the code, if one was issued. */
+static enum promo_err step_message(struct conn *c, struct arena *a, const json_t *msg, const json_t *props,
+                                   int64_t now, struct step_run *sr)
+{
+    json_t *data = json_object();
+    json_t *cu = customer_json(c, sr->customer_id, sr->have_cp ? sr->cp.timezone : NULL);
+    json_object_set_new(data, "customer", cu ? cu : json_pack("{s:s}", "id", sr->customer_id));
+    const json_t *cart = json_object_get(props, "cart");
+    json_object_set(data, "cart", (json_t *)(cart ? cart : props));
+    json_object_set(data, "event", (json_t *)props);
+    if (sr->code)
+        data_add_code(data, &sr->ci, sr->have_cp ? &sr->cp : NULL);
+    enum promo_err rc = message_queue(c, a, json_string_value(json_object_get(msg, "template_id")),
+                                      json_string_value(json_object_get(msg, "channel")),
+                                      json_string_value(json_object_get(msg, "webhook_id")), data, "rule_message",
+                                      now, &sr->msg_id, &sr->msg_why);
+    json_decref(data);
+    return rc;
+}
+
+/* Logs `rule_step_run`: the code issued or why not, the message or why not. */
+static enum promo_err step_log(struct conn *c, const struct task *t, const char *rule_id, size_t step_i,
+                               int64_t now, const struct step_run *sr)
+{
+    json_t *d = json_pack("{s:s, s:I, s:s?, s:s?, s:s?}", "rule_id", rule_id, "step", (json_int_t)step_i,
+                          "message_id", sr->msg_id, "issue_refused", sr->refused, "message_skipped", sr->msg_why);
+    char *data = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    char key[CODEFMT_KEY_MAX + 1] = "";
+    if (sr->code)
+        codefmt_normalize(sr->code, strlen(sr->code), key);
+    enum promo_err rc = event_log(c, "rule_step_run", now, sr->code && sr->have_cp ? sr->cp.id : NULL,
+                                  sr->code ? key : NULL, sr->customer_id, NULL, t->id,
+                                  sr->refused ? sr->refused : sr->msg_why, data);
+    free(data);
+    return rc;
+}
+
 /* rule_step: issues the step's code (all the campaign's limits apply; a
  * refusal is recorded, not retried) and queues its message, in the
  * transaction that completes the task. A rule deleted or disabled since
@@ -656,66 +725,22 @@ enum promo_err rule_step_run(struct conn *c, struct arena *a, const struct task 
 {
     json_t *p = json_loads(t->payload, 0, NULL);
     const char *rule_id = json_string_value(json_object_get(p, "rule_id"));
-    const char *customer_id = json_string_value(json_object_get(p, "customer_id"));
     size_t step_i = (size_t)json_integer_value(json_object_get(p, "step"));
+    struct step_run sr = {.customer_id = json_string_value(json_object_get(p, "customer_id"))};
     struct rule_rec rr;
-    enum promo_err rc = rule_id && customer_id ? rule_read(c, a, rule_id, &rr) : PROMO_NOT_FOUND;
+    enum promo_err rc = rule_id && sr.customer_id ? rule_read(c, a, rule_id, &rr) : PROMO_NOT_FOUND;
     json_t *body = rc == PROMO_OK ? json_loads(rr.body_json, 0, NULL) : NULL;
     json_t *step = json_array_get(json_object_get(body, "steps"), step_i);
-    if (rc == PROMO_NOT_FOUND || (rc == PROMO_OK && (!rr.enabled || !step))) {
-        *skipped = true;
-        json_decref(body);
-        json_decref(p);
-        return PROMO_OK;
-    }
+    *skipped = rc == PROMO_NOT_FOUND || (rc == PROMO_OK && (!rr.enabled || !step));
+    if (rc == PROMO_NOT_FOUND)
+        rc = PROMO_OK;
     const json_t *issue = json_object_get(step, "issue"), *msg = json_object_get(step, "message");
-    struct campaign cp;
-    bool have_cp = false;
-    struct code_info ci;
-    const char *code = NULL, *refused = NULL, *msg_id = NULL, *msg_why = NULL;
-    if (rc == PROMO_OK && issue) {
-        const char *cid = json_string_value(json_object_get(issue, "campaign_id"));
-        struct codegen g;
-        const char *f, *why;
-        codefmt_prepare(&g, NULL, 0, NULL, NULL, NULL, &f, &why);
-        enum promo_err ir = code_issue_tx(c, a, cid, customer_id, "rule", &g, now, &ci);
-        if (ir == PROMO_OK) {
-            code = ci.k.code;
-            have_cp = campaign_read(c, a, cid, &cp, NULL) == PROMO_OK;
-        } else if (ir == PROMO_INTERNAL || ir == PROMO_UNAVAILABLE) {
-            rc = ir;
-        } else {
-            refused = promo_err_code(ir);
-        }
-    }
-    if (rc == PROMO_OK && msg) {
-        json_t *data = json_object();
-        json_t *cu = customer_json(c, customer_id, have_cp ? cp.timezone : NULL);
-        json_object_set_new(data, "customer", cu ? cu : json_pack("{s:s}", "id", customer_id));
-        json_t *props = json_object_get(p, "properties");
-        json_object_set(data, "cart", json_object_get(props, "cart") ? json_object_get(props, "cart") : props);
-        json_object_set(data, "event", props);
-        if (code)
-            data_add_code(data, &ci, have_cp ? &cp : NULL);
-        rc = message_queue(c, a, json_string_value(json_object_get(msg, "template_id")),
-                           json_string_value(json_object_get(msg, "channel")),
-                           json_string_value(json_object_get(msg, "webhook_id")), data, "rule_message", now,
-                           &msg_id, &msg_why);
-        json_decref(data);
-    }
-    if (rc == PROMO_OK) {
-        json_t *d = json_pack("{s:s, s:I, s:s?, s:s?, s:s?}", "rule_id", rule_id, "step", (json_int_t)step_i,
-                              "message_id", msg_id, "issue_refused", refused, "message_skipped", msg_why);
-        char *data = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
-        char key[CODEFMT_KEY_MAX + 1] = "";
-        if (code)
-            codefmt_normalize(code, strlen(code), key);
-        rc = event_log(c, "rule_step_run", now, code && have_cp ? cp.id : NULL, code ? key : NULL, customer_id,
-                       NULL, t->id, refused ? refused : msg_why, data);
-        free(data);
-    }
-    *skipped = false;
+    if (rc == PROMO_OK && !*skipped && issue)
+        rc = step_issue(c, a, issue, now, &sr);
+    if (rc == PROMO_OK && !*skipped && msg)
+        rc = step_message(c, a, msg, json_object_get(p, "properties"), now, &sr);
+    if (rc == PROMO_OK && !*skipped)
+        rc = step_log(c, t, rule_id, step_i, now, &sr);
     json_decref(body);
     json_decref(p);
     return rc;

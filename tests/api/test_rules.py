@@ -3,12 +3,14 @@ each with a fresh valid code, read from a real SMTP server; a purchase of
 the cart cancels the reminders still pending; server restarts in between
 change nothing; bad rules are refused at save time naming the field."""
 
+import json
 import time
 
 import harness
 from automation_util import (DAY, HOUR, Clock, code_in, customer, event, mails_to, settle, setup_server, template,
                              text_of, wait_mails)
 from harness import create_campaign, expect, expect_error, uniq
+from test_delivery import RECEIVER, received, start_receiver, url
 
 
 def setup(srv):
@@ -234,3 +236,28 @@ def test_a_refused_issue_is_recorded_and_a_message_needing_the_code_is_not_sent(
                                  if e.get("customer_id") == cid and e.get("reason")])
     assert runs and runs[0]["reason"] == "customer_limit_reached", runs
     assert len(settle(email, 1)) == 1, "the second message needs {{code}}: not sent"
+
+
+def test_a_step_can_send_through_a_webhook(srv):
+    if not RECEIVER:
+        start_receiver()
+    clear_rules(srv)
+    u = url("ok")
+    hook = expect(srv.post("/v1/webhooks", {"url": u, "event_types": ["rule_message"]}), 201)
+    cmp = create_campaign(srv)
+    tpl = template(srv, "Hi {{customer.name}}, CODE:{{code}} .")
+    expect(srv.post("/v1/rules", {"name": "hook", "trigger": {"event": "wishlist_price_drop"},
+                                  "steps": [{"issue": {"campaign_id": cmp["id"]},
+                                             "message": {"template_id": tpl["id"], "channel": "webhook",
+                                                         "webhook_id": hook["id"]}}]}), 201)
+    cid, _ = customer(srv, "Hook Han")
+    event(srv, "wishlist_price_drop", cid, sku="S-1")
+    got = harness.poll(lambda: received(u), timeout=5)
+    assert got and got[0]["status"] == 200, got
+    doc = json.loads(got[0]["body"])
+    assert doc["type"] == "rule_message" and doc["data"]["customer"]["name"] == "Hook Han", doc
+    assert doc["data"]["event"] == {"sku": "S-1"}, doc
+    code = doc["data"]["code"]
+    assert doc["data"]["message"]["text"] == "Hi Hook Han, CODE:%s ." % code, doc
+    r = harness.validate(srv, code, customer_id=cid)
+    assert r.status == 200 and r.json["valid"] is True, harness.show(r)
