@@ -73,10 +73,42 @@ static bool op_known(const char *op)
     return false;
 }
 
+/* A customer fact condition is a segment condition ({"fact", "op",
+ * "value"}): the segment parser checks it, as the one-condition rule
+ * {"all": [c]}, and its member path is renamed to the rule's. */
+static enum promo_err parse_fact(const json_t *c, struct seg_rule *r, char *fb, size_t fblen, const char **field,
+                                 const char **why, json_t **wrap)
+{
+    *wrap = json_pack("{s:[O]}", "all", (json_t *)c);
+    if (!*wrap) {
+        *field = NULL;
+        *why = "is not a condition";
+        return PROMO_BAD_REQUEST;
+    }
+    return core_segment_parse(*wrap, r, fb, fblen, field, why);
+}
+
+static enum promo_err check_fact(const json_t *c, int i, char *buf, size_t len, const char **why)
+{
+    struct seg_rule r;
+    char fb[96];
+    const char *field = NULL;
+    json_t *wrap;
+    enum promo_err rc = parse_fact(c, &r, fb, sizeof fb, &field, why, &wrap);
+    json_decref(wrap);
+    if (rc == PROMO_OK)
+        return PROMO_OK;
+    const char *rest = field ? strchr(field, ']') : NULL;
+    snprintf(buf, len, "conditions[%d]%s", i, rest ? rest + 1 : "");
+    return PROMO_BAD_REQUEST;
+}
+
 static enum promo_err check_condition(const json_t *c, int i, char *buf, size_t len, const char **why)
 {
     if (!json_is_object(c))
         return bad(buf, len, why, "must be an object", "conditions[%s%d]", NULL, i);
+    if (json_object_get(c, "fact"))
+        return check_fact(c, i, buf, len, why);
     const json_t *seg = json_object_get(c, "segment"), *nseg = json_object_get(c, "not_segment");
     if (seg || nseg) {
         const json_t *v = seg ? seg : nseg;
@@ -281,14 +313,30 @@ static bool compare(const json_t *got, const char *op, const json_t *want)
     return cmp <= 0;
 }
 
+/* A fact condition against the customer's facts (none: false). */
+static bool fact_holds(const json_t *c, const struct seg_facts *facts, int64_t now)
+{
+    struct seg_rule r;
+    char fb[96];
+    const char *field, *why;
+    json_t *wrap;
+    if (!facts)
+        return false;
+    bool ok = parse_fact(c, &r, fb, sizeof fb, &field, &why, &wrap) == PROMO_OK && core_segment_match(&r, facts, now);
+    json_decref(wrap);
+    return ok;
+}
+
 bool core_rule_conditions_hold(const json_t *conditions, const json_t *props, const json_t *segments,
-                               const json_t *computed)
+                               const json_t *computed, const struct seg_facts *facts, int64_t now)
 {
     for (size_t i = 0; i < json_array_size(conditions); i++) {
         const json_t *c = json_array_get(conditions, i), *seg = json_object_get(c, "segment"),
                      *nseg = json_object_get(c, "not_segment");
         bool ok;
-        if (seg || nseg) {
+        if (json_object_get(c, "fact")) {
+            ok = fact_holds(c, facts, now);
+        } else if (seg || nseg) {
             const char *name = json_string_value(seg ? seg : nseg);
             bool in = has_name(segments, name) || has_name(computed, name);
             ok = seg ? in : !in;

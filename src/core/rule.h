@@ -15,7 +15,9 @@
  * A condition: {"property": "cart_total", "op": ">=", "value": 50000} over
  * the event's properties (a dotted path; ops = != > >= < <= and "exists"),
  * {"segment": "vip"} or {"not_segment": "vip"} over the customer's
- * segments (by hand or computed). */
+ * segments (by hand or computed), or a fact condition of segments
+ * ({"fact": "order_count", "op": ">=", "value": 2}; see segment.h) over
+ * the customer's facts. */
 #ifndef PROMO_CORE_RULE_H
 #define PROMO_CORE_RULE_H
 
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "segment.h"
 
 #define RULE_STEPS_MAX 10
 #define RULE_COND_MAX 16
@@ -46,9 +49,10 @@ typedef int (*rule_ref_fn)(void *ctx, const char *kind, const char *id, const ch
 int core_rule_refs(const json_t *body, rule_ref_fn fn, void *ctx);
 
 /* True when every condition holds for the event's properties (an object
- * or NULL) and the customer's segments (JSON arrays of names or NULL). */
+ * or NULL), the customer's segments (JSON arrays of names or NULL) and
+ * facts at `now` (NULL: every fact condition is false). */
 bool core_rule_conditions_hold(const json_t *conditions, const json_t *props, const json_t *segments,
-                               const json_t *computed);
+                               const json_t *computed, const struct seg_facts *facts, int64_t now);
 
 /* The value at a dotted path of an object ("cart.id"), or NULL. */
 const json_t *core_rule_path(const json_t *obj, const char *path);

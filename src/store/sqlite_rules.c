@@ -353,23 +353,39 @@ static char *cancel_key(const char *rule_id, const json_t *cancel, const char *c
     return k;
 }
 
-static const char SQL_CUST_SEGS[] = "SELECT segments, computed FROM customers WHERE id = ?";
+static const char SQL_CUST_SEGS[] =
+    "SELECT segments, computed, order_count, total_spent, coalesce(last_order_at, 0), coalesce(signup_at, 0),"
+    " attributes, (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = ?1 AND at > ?2)"
+    " FROM customers WHERE id = ?1";
 
-/* The customer's segments (by hand, computed) as JSON arrays; new refs. */
-static enum promo_err customer_segments(struct conn *c, const char *id, json_t **hand, json_t **computed)
+/* What rule conditions read of a customer: segments (by hand, computed)
+ * as JSON arrays and the facts. JSON members are new refs (the caller
+ * decrefs hand, computed and f->attributes); all NULL for an unknown
+ * customer, *known false. */
+static enum promo_err customer_state(struct conn *c, const char *id, int64_t now, json_t **hand, json_t **computed,
+                                     struct seg_facts *f, bool *known)
 {
     *hand = *computed = NULL;
+    memset(f, 0, sizeof *f);
     sqlite3_stmt *s = conn_stmt(c, SQL_CUST_SEGS);
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, id);
+    bind_i64(s, 2, now - 365 * DAY);
     int r = sqlite3_step(s);
+    *known = r == SQLITE_ROW;
     if (r == SQLITE_ROW) {
         *hand = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
         *computed = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+        f->order_count = sqlite3_column_int64(s, 2);
+        f->total_spent = sqlite3_column_int64(s, 3);
+        f->last_order_at = sqlite3_column_int64(s, 4);
+        f->signup_at = sqlite3_column_int64(s, 5);
+        f->attributes = json_loads((const char *)sqlite3_column_text(s, 6), 0, NULL);
+        f->spent_365d = sqlite3_column_int64(s, 7);
     }
     sqlite3_reset(s);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "customer segments");
+    return r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "customer state");
 }
 
 /* Schedules every step of one rule triggered by `trigger_id` (an event id
@@ -379,11 +395,14 @@ static enum promo_err rule_fire(struct conn *c, const char *rule_id, const char 
 {
     json_t *body = json_loads(body_text, 0, NULL);
     json_t *hand, *computed;
-    enum promo_err rc = customer_segments(c, customer_id, &hand, &computed);
+    struct seg_facts facts;
+    bool known;
+    enum promo_err rc = customer_state(c, customer_id, now, &hand, &computed, &facts, &known);
     bool hold = rc == PROMO_OK && core_rule_conditions_hold(json_object_get(body, "conditions"), props, hand,
-                                                            computed);
+                                                            computed, known ? &facts : NULL, now);
     json_decref(hand);
     json_decref(computed);
+    json_decref(facts.attributes);
     char *ck = hold ? cancel_key(rule_id, json_object_get(body, "cancel_on"), customer_id, props) : NULL;
     const json_t *steps = json_object_get(body, "steps");
     for (size_t i = 0; hold && rc == PROMO_OK && i < json_array_size(steps); i++) {

@@ -142,6 +142,17 @@ def test_conditions_choose_who_gets_the_steps(srv):
     assert who == {big}, who
 
 
+def test_fact_conditions_read_the_customers_facts(srv):
+    rule, _ = cart_rule(srv, delays=(HOUR,), conditions=[{"fact": "order_count", "op": ">=", "value": 1}])
+    fresh, _ = customer(srv, "Fresh")
+    buyer, _ = customer(srv, "Buyer")
+    event(srv, "purchase", buyer, order_id=uniq("o-", 8), amount=1000)
+    abandon(srv, fresh, "f")
+    abandon(srv, buyer, "b")
+    who = {t["payload"]["customer_id"] for t in tasks(srv, "rule_step") if t["payload"].get("rule_id") == rule["id"]}
+    assert who == {buyer}, who
+
+
 def test_rules_crud(srv):
     rule, cmp = cart_rule(srv)
     assert rule["id"].startswith("rul_") and rule["enabled"] is True and len(rule["steps"]) == 3, rule
@@ -197,6 +208,7 @@ def test_bad_rules_are_refused_at_save_time_naming_the_field(srv):
         (rule(conditions=[{"property": "total", "op": "~", "value": 1}]), "conditions[0].op"),
         (rule(conditions=[{"property": "total", "op": ">", "value": "big"}]), "conditions[0].value"),
         (rule(conditions="all"), "conditions"),
+        (rule(conditions=[{"fact": "shoe_size", "op": "=", "value": 1}]), "conditions[0].fact"),
         (rule(cancel_on={"match": "cart_id"}), "cancel_on.event"),
         (rule(colour="red"), "colour"),
     ]

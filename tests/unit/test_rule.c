@@ -135,7 +135,7 @@ static bool holds(const char *conds, const char *props, const char *segs, const 
 {
     json_t *c = json_loads(conds, 0, NULL), *p = props ? json_loads(props, 0, NULL) : NULL;
     json_t *s = json_loads(segs, 0, NULL), *k = json_loads(computed, 0, NULL);
-    bool h = core_rule_conditions_hold(c, p, s, k);
+    bool h = core_rule_conditions_hold(c, p, s, k, NULL, 0);
     json_decref(c);
     json_decref(p);
     json_decref(s);
@@ -173,6 +173,35 @@ static void conditions_read_segments_by_hand_and_computed(void **state)
     assert_false(holds(vip, NULL, "[\"vip\"]", "[\"dormant\"]"));
 }
 
+static bool fact_holds(const char *conds, const struct seg_facts *f)
+{
+    json_t *c = json_loads(conds, 0, NULL);
+    bool h = core_rule_conditions_hold(c, NULL, NULL, NULL, f, 1800000000LL);
+    json_decref(c);
+    return h;
+}
+
+static void fact_conditions_use_the_segment_evaluator(void **state)
+{
+    (void)state;
+    char buf[RULE_FIELD_MAX];
+    assert_string_equal(check("\"conditions\":[{\"fact\":\"order_count\",\"op\":\">=\",\"value\":2}]", buf,
+                              sizeof buf),
+                        "");
+    assert_string_equal(check("\"conditions\":[{\"segment\":\"vip\"},{\"fact\":\"order_count\",\"op\":\"~\","
+                              "\"value\":2}]",
+                              buf, sizeof buf),
+                        "conditions[1].op");
+    assert_string_equal(check("\"conditions\":[{\"fact\":\"shoe_size\",\"op\":\"=\",\"value\":2}]", buf,
+                              sizeof buf),
+                        "conditions[0].fact");
+    const char *repeat = "[{\"fact\":\"order_count\",\"op\":\">=\",\"value\":2}]";
+    struct seg_facts two = {.order_count = 2}, one = {.order_count = 1};
+    assert_true(fact_holds(repeat, &two));
+    assert_false(fact_holds(repeat, &one));
+    assert_false(fact_holds(repeat, NULL)); /* an unknown customer has no facts */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +211,7 @@ int main(void)
         cmocka_unit_test(references_are_listed_with_their_field),
         cmocka_unit_test(conditions_compare_properties_by_type),
         cmocka_unit_test(conditions_read_segments_by_hand_and_computed),
+        cmocka_unit_test(fact_conditions_use_the_segment_evaluator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
