@@ -211,4 +211,14 @@ void api_segment_delete(struct api_req *r, struct api_resp *w);
 void api_task_list(struct api_req *r, struct api_resp *w);
 void api_test_clock(struct api_req *r, struct api_resp *w);
 
+/* rules.c: automation rules and campaigns' expiry reminders (issue 3, part C) */
+void api_rule_create(struct api_req *r, struct api_resp *w);
+void api_rule_list(struct api_req *r, struct api_resp *w);
+void api_rule_get(struct api_req *r, struct api_resp *w);
+void api_rule_put(struct api_req *r, struct api_resp *w);
+void api_rule_delete(struct api_req *r, struct api_resp *w);
+void api_reminders_put(struct api_req *r, struct api_resp *w);
+void api_reminders_get(struct api_req *r, struct api_resp *w);
+void api_reminders_delete(struct api_req *r, struct api_resp *w);
+
 #endif

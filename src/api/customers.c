@@ -466,8 +466,8 @@ void api_task_list(struct api_req *r, struct api_resp *w)
         return;
     const char *state = r->query(r->qctx, "state"), *kind = r->query(r->qctx, "kind");
     if (state && strcmp(state, "pending") != 0 && strcmp(state, "done") != 0 && strcmp(state, "skipped") != 0 &&
-        strcmp(state, "failed") != 0)
-        return api_error(w, PROMO_BAD_REQUEST, "state must be pending, done, skipped or failed");
+        strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0)
+        return api_error(w, PROMO_BAD_REQUEST, "state must be pending, done, skipped, failed or cancelled");
     struct task *v;
     size_t n;
     int64_t next;

@@ -33,6 +33,7 @@ static const struct {
     {"Tokens and OAuth clients (admin)", cli_token_cmds},
     {"Messages", cli_notify_cmds},
     {"Customers and segments", cli_customer_cmds},
+    {"Rules and reminders", cli_rule_cmds},
 };
 #define NGROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

@@ -84,6 +84,15 @@ static const struct route routes[] = {
     {"GET", "/v1/tasks", api_task_list, R_MANAGE, JSON_MAX},
     {"POST", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
     {"GET", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
+    /* rules and expiry reminders (issue 3, part C) */
+    {"POST", "/v1/rules", api_rule_create, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/rules", api_rule_list, R_READ, JSON_MAX},
+    {"GET", "/v1/rules/*", api_rule_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/rules/*", api_rule_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/rules/*", api_rule_delete, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/campaigns/*/reminders", api_reminders_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/campaigns/*/reminders", api_reminders_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/campaigns/*/reminders", api_reminders_delete, R_MANAGE, JSON_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

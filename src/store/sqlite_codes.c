@@ -511,10 +511,8 @@ static const char SQL_CODE_ASSIGN[] =
     "UPDATE codes SET customer_id = ?, channel = ?, pooled = 0, issued_at = ?, expires_at = ?"
     " WHERE code_key = ?";
 
-static enum promo_err op_issue(struct store *st, struct conn *c, void *arg)
+static enum promo_err issue_tx(struct conn *c, struct key_args *ka)
 {
-    (void)st;
-    struct key_args *ka = arg;
     struct campaign cp;
     struct campaign_counts counts;
     enum promo_err rc = campaign_read(c, ka->a, ka->campaign_id, &cp, &counts);
@@ -581,9 +579,31 @@ static enum promo_err op_issue(struct store *st, struct conn *c, void *arg)
     json_decref(ev);
     rc = event_log(c, "code_issued", ka->now, cp.id, key, ka->customer_id, NULL, NULL, NULL, data);
     free(data);
+    /* Expiry reminders are scheduled with the issue, so a code given out
+     * is never without its reminders whatever crashes (docs/automation.md). */
+    if (rc == PROMO_OK && exp != PROMO_TIME_MAX)
+        rc = reminders_schedule(c, cp.id, key, ka->customer_id, exp, ka->now);
     if (rc == PROMO_OK)
         rc = code_read(c, ka->a, key, ka->now, ka->out);
     return rc;
+}
+
+static enum promo_err op_issue(struct store *st, struct conn *c, void *arg)
+{
+    (void)st;
+    return issue_tx(c, arg);
+}
+
+enum promo_err code_issue_tx(struct conn *c, struct arena *a, const char *campaign_id, const char *customer_id,
+                             const char *channel, const struct codegen *g, int64_t now, struct code_info *out)
+{
+    struct key_args ka = {a, NULL, campaign_id, customer_id, channel, g, now, out};
+    return issue_tx(c, &ka);
+}
+
+enum promo_err code_info_read(struct conn *c, struct arena *a, const char *key, int64_t now, struct code_info *out)
+{
+    return code_read(c, a, key, now, out);
 }
 
 enum promo_err store_code_issue(struct store *st, struct arena *a, const char *campaign_id,

@@ -110,8 +110,11 @@ static enum promo_err log_moves(struct conn *c, const char *id, const char *befo
     json_t *v;
     json_array_foreach(after, i, v)
     {
-        if (rc == PROMO_OK && !json_has_name(before, json_string_value(v)))
+        if (rc == PROMO_OK && !json_has_name(before, json_string_value(v))) {
             rc = event_log(c, "segment_entered", now, NULL, NULL, id, NULL, json_string_value(v), NULL, NULL);
+            if (rc == PROMO_OK)
+                rc = rules_on_segment(c, id, json_string_value(v), now);
+        }
     }
     json_array_foreach(before, i, v)
     {
@@ -702,8 +705,13 @@ static enum promo_err op_event_ingest(struct store *st, struct conn *c, void *ar
     if (rc != PROMO_OK)
         return rc;
     if (strcmp(e->type, "purchase") == 0 && e->order_id && e->amount >= 0)
-        return customer_order_add(c, e->customer_id, e->order_id, e->amount, e->occurred_at, "purchase");
-    return refresh_one(c, e->customer_id, p->now);
+        rc = customer_order_add(c, e->customer_id, e->order_id, e->amount, e->occurred_at, "purchase");
+    else
+        rc = refresh_one(c, e->customer_id, p->now);
+    /* After the facts and segments moved, so rule conditions see them. */
+    if (rc == PROMO_OK)
+        rc = rules_on_event(c, e->type, e->customer_id, e->id, e->properties_json, e->occurred_at, p->now);
+    return rc;
 }
 
 enum promo_err store_event_ingest(struct store *st, struct arena *a, const struct ingest_event *e, int64_t now,

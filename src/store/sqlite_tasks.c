@@ -240,6 +240,8 @@ static const struct {
     {"campaign_start", effect_campaign_start},
     {"campaign_end", effect_campaign_end},
     {"segments_refresh", effect_segments_refresh},
+    {"rule_step", rule_step_run},
+    {"expiry_reminder", reminder_run},
 };
 
 /* ---- running ------------------------------------------------------------------ */

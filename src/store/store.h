@@ -488,4 +488,36 @@ enum promo_err store_task_next_due(struct store *st, int64_t *due_at);
 enum promo_err store_task_list(struct store *st, struct arena *a, const char *kind, const char *state,
                                int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq);
 
+
+/* ---- rules and expiry reminders (sqlite_rules.c) ------------------------- */
+/* A rule (core/rule.h): the body as checked JSON text; name and enabled
+ * are copies of its members. */
+struct rule_rec {
+    const char *id, *name, *body_json;
+    bool enabled;
+    int64_t created_at, updated_at;
+};
+/* Creates (create) or replaces a live rule (PROMO_NOT_FOUND when none),
+ * with `rule_created` / `rule_updated`. The caller checked the body. */
+enum promo_err store_rule_put(struct store *st, const struct rule_rec *r, bool create, int64_t now);
+enum promo_err store_rule_get(struct store *st, struct arena *a, const char *id, struct rule_rec *out);
+/* Oldest first after the id `cursor` (NULL: from the start). */
+enum promo_err store_rule_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                               struct rule_rec **out, size_t *n, const char **next);
+/* Deletes it (`rule_deleted`); its pending steps are skipped when due. */
+enum promo_err store_rule_delete(struct store *st, const char *id, int64_t now);
+
+/* A campaign's expiry reminders: offsets_json a JSON array of days before
+ * the expiry ([3,1,0]); webhook_id only for the webhook channel. */
+struct reminder_rec {
+    const char *campaign_id, *offsets_json, *template_id, *channel, *webhook_id;
+    int64_t updated_at;
+};
+/* Sets them (PROMO_NOT_FOUND for an unknown campaign); codes issued from
+ * then on get their reminders scheduled. */
+enum promo_err store_reminders_put(struct store *st, const struct reminder_rec *r, int64_t now);
+enum promo_err store_reminders_get(struct store *st, struct arena *a, const char *campaign_id,
+                                   struct reminder_rec *out);
+enum promo_err store_reminders_delete(struct store *st, const char *campaign_id, int64_t now);
+
 #endif

@@ -99,6 +99,15 @@ TABLE = [
     ("GET", "/v1/segments/*", READ, "/v1/segments/none"),
     ("PUT", "/v1/segments/*", MANAGE, "/v1/segments/none"),
     ("DELETE", "/v1/segments/*", MANAGE, "/v1/segments/none"),
+    # rules and campaigns' expiry reminders: marketer writes, viewer reads
+    ("POST", "/v1/rules", MANAGE, "/v1/rules"),
+    ("GET", "/v1/rules", READ, "/v1/rules"),
+    ("GET", "/v1/rules/*", READ, "/v1/rules/rul_none"),
+    ("PUT", "/v1/rules/*", MANAGE, "/v1/rules/rul_none"),
+    ("DELETE", "/v1/rules/*", MANAGE, "/v1/rules/rul_none"),
+    ("GET", "/v1/campaigns/*/reminders", READ, "/v1/campaigns/cmp_none/reminders"),
+    ("PUT", "/v1/campaigns/*/reminders", MANAGE, "/v1/campaigns/cmp_none/reminders"),
+    ("DELETE", "/v1/campaigns/*/reminders", MANAGE, "/v1/campaigns/cmp_none/reminders"),
     ("GET", "/v1/tasks", MANAGE, "/v1/tasks"),
     # the test clock (a server started with --test-clock only): admin
     ("POST", "/v1/test/clock", A, "/v1/test/clock"),

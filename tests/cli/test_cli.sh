@@ -202,6 +202,21 @@ W=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
 t "webhook list shows it without the secret" 0 "^$W " '' promo webhook list
 check "no secret in the list" bash -c "! grep -q whsec_ <<<\"\$1\"" _ "$OUT"
 t "webhook delete" 0 '^deleted: +true$' '' promo webhook delete "$W"
+
+# ---- rules and expiry reminders (before the template is deleted) -----------------
+printf '{"name": "cart", "trigger": {"event": "cart_abandoned"}, "steps": [{"delay_seconds": 86400, "message": {"template_id": "%s", "channel": "email"}}], "cancel_on": {"event": "purchase", "match": "cart_id"}}' "$TPL" >"$TMP/rule.json"
+printf '{"name": "bad", "trigger": {"event": "cart_abandoned"}, "steps": [{"delay_seconds": -5, "message": {"template_id": "%s", "channel": "email"}}]}' "$TPL" >"$TMP/badrule.json"
+t "rule put refuses a bad delay naming the field" 1 '' 'steps\[0\]\.delay_seconds' promo rule put --file "$TMP/badrule.json"
+t "rule put makes a rule" 0 '^name: +cart$' '' promo rule put --file "$TMP/rule.json"
+R=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
+t "rule list shows it" 0 "^$R +cart +true +event cart_abandoned +1$" '' promo rule list
+t "rule get" 0 '^trigger.event: +cart_abandoned$' '' promo rule get "$R"
+t "rule put --id replaces it" 0 '^name: +cart$' '' promo rule put --id "$R" --file "$TMP/rule.json"
+t "rule delete" 0 '^deleted: +true$' '' promo rule delete "$R"
+t "reminders set" 0 '^expiry_offsets_days: +3, 1, 0$' '' promo reminders set "$C" --template "$TPL"
+t "reminders set refuses bad offsets" 2 '' 'offsets' promo reminders set "$C" --template "$TPL" --offsets 3,x
+t "reminders get" 0 "^template_id: +$TPL\$" '' promo reminders get "$C"
+t "reminders delete" 0 '^deleted: +true$' '' promo reminders delete "$C"
 t "template delete" 0 '^deleted: +true$' '' promo template delete "$TPL"
 
 # ---- the rest ---------------------------------------------------------------------
