@@ -363,7 +363,9 @@ def test_100k_guesses_are_throttled_and_never_slow_other_clients(srv):
     numbers too). The redeemer's rate follows this disk's fsync, which
     swings by 2x from one second to the next even without any attack: when
     the ratio misses, the whole measure (before, then 100,000 more guesses
-    from the now blocked IP) is taken once more, and both are printed."""
+    from the now blocked IP) is taken again, up to three times in all, and
+    each is printed: a slowdown caused by promo shows in every attempt, a
+    noisy neighbour on a shared machine rarely in three in a row."""
     failures, connections, total = 20, 16, 100000
     s = start_server(config(limits={"per_ip_per_second": 100000, "per_ip_burst": 100000},
                             bruteforce={"failures": failures, "window_seconds": 60, "block_seconds": 900}))
@@ -371,7 +373,7 @@ def test_100k_guesses_are_throttled_and_never_slow_other_clients(srv):
         exe = build_redeemer(s)
         guesser, redeemer_token = make_token(s, "integration"), make_token(s, "integration")
         code = valid_code(s)
-        for attempt in (1, 2):
+        for attempt in (1, 2, 3):
             a = attack(s, exe, guesser, redeemer_token, code, total, connections)
             first = failures if attempt == 1 else 0
             share = a["n429"] / max(1, a["sent"] - first)
@@ -386,7 +388,7 @@ def test_100k_guesses_are_throttled_and_never_slow_other_clients(srv):
             assert a["refused"] == 0, "the redeemer got %d answers other than 201" % a["refused"]
             if a["during"] >= 0.7 * a["before"]:
                 break
-            assert attempt == 1, "the redeemer slowed from %.0f/s to %.0f/s" % (a["before"], a["during"])
+            assert attempt < 3, "the redeemer slowed from %.0f/s to %.0f/s" % (a["before"], a["during"])
         events = abuse_events(s)
         assert sorted(e["subject_id"].split(":")[0] for e in events) == ["ip", "token"], events
     finally:
