@@ -19,11 +19,24 @@ static void serve_usage(void)
     fprintf(stderr, "usage: promo serve [--db PATH] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n"
                     "  --config FILE      INI file: [server] [limits] [bruteforce] [proxy] (env PROMO_CONFIG;\n"
                     "                     docs/config.md); --db/--listen and their env win over it\n"
-                    "  --db PATH          SQLite file (default ./promo.db; env PROMO_DB)\n"
+                    "  --db PATH|URL      SQLite file (default ./promo.db; env PROMO_DB), or\n"
+                    "                     postgres://user@host:port/db[?pool=N&shards=N] (docs/scaling.md)\n"
                     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; env PROMO_LISTEN)\n"
                     "  --tls-cert FILE    serve HTTPS (TLS 1.2+) with this PEM certificate chain (env PROMO_TLS_CERT)\n"
                     "  --tls-key FILE     the PEM private key of that certificate (env PROMO_TLS_KEY)\n"
                     "  PROMO_BOOTSTRAP_TOKEN  first admin token when the store has none\n");
+}
+
+/* The --db value for the log: a password in a URL's user part becomes ***. */
+static void db_for_log(const char *db, char *out, size_t n)
+{
+    const char *scheme = strstr(db, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon) {
+        snprintf(out, n, "%s", db);
+        return;
+    }
+    snprintf(out, n, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
 static int serve(int argc, char **argv)
@@ -111,7 +124,9 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
-    log_info("promo serving on %s://%s (store %s)", use_tls ? "https" : "http", listen, db);
+    char db_shown[512];
+    db_for_log(db, db_shown, sizeof db_shown);
+    log_info("promo serving on %s://%s (store %s)", use_tls ? "https" : "http", listen, db_shown);
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("promo: signal %d, stopping", sig);
