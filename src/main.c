@@ -124,7 +124,7 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
-    char db_shown[512];
+    char db_shown[2048];
     db_for_log(db, db_shown, sizeof db_shown);
     log_info("promo serving on %s://%s (store %s)", use_tls ? "https" : "http", listen, db_shown);
     int sig = 0;
