@@ -297,9 +297,8 @@ enum promo_err pg_shards_reslice(struct pgc *c, const char *campaign_id, int ext
             qu = 0;
         if (max_cost != PG_UNL && room_cost < 0)
             qc = 0;
-        rc = pq_do(c, NULL, SQL_SHARD_QUOTA, "sioo", campaign_id, (int64_t)s, qu,
-                   max_uses == PG_UNL ? PG_UNL : qu, PG_UNL, qc,
-                   max_cost == PG_UNL ? PG_UNL : qc, PG_UNL);
+        rc = pq_do(c, NULL, SQL_SHARD_QUOTA, "sioo", campaign_id, (int64_t)s, max_uses == PG_UNL ? PG_UNL : qu,
+                   PG_UNL, max_cost == PG_UNL ? PG_UNL : qc, PG_UNL);
     }
     PQclear(sh);
     return rc;
