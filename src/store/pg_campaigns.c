@@ -190,9 +190,35 @@ static enum promo_err shard_sums(struct pgc *c, const char *id, struct campaign_
     return PROMO_OK;
 }
 
+/* The campaign and its shards' sums in one round trip. */
+static const char SQL_CAMPAIGN_COUNTS[] =
+    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns, LATERAL (SELECT coalesce(sum(redeemed), 0),"
+    " coalesce(sum(rolled_back), 0), coalesce(sum(discount_total), 0), coalesce(sum(revenue), 0),"
+    " coalesce(sum(held), 0), coalesce(sum(held_discount), 0) FROM campaign_shards WHERE campaign_id = $1) s"
+    " WHERE id = $1";
+
 enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, bool lock, struct campaign *out,
                                 struct campaign_counts *counts)
 {
+    if (counts && !lock) {
+        PGresult *r = pq(c, SQL_CAMPAIGN_COUNTS, "s", id);
+        if (!r)
+            return PROMO_INTERNAL;
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            return PROMO_NOT_FOUND;
+        }
+        memset(counts, 0, sizeof(*counts));
+        row_to_campaign(r, 0, a, out, &counts->issued, NULL);
+        counts->redeemed = pg_i64(r, 0, 27);
+        counts->rolled_back = pg_i64(r, 0, 28);
+        counts->discount_total = pg_i64(r, 0, 29);
+        counts->revenue = pg_i64(r, 0, 30);
+        counts->held = pg_i64(r, 0, 31);
+        counts->held_discount = pg_i64(r, 0, 32);
+        PQclear(r);
+        return PROMO_OK;
+    }
     PGresult *r = pq(c, lock ? SQL_CAMPAIGN_LOCK : SQL_CAMPAIGN_GET, "s", id);
     if (!r)
         return PROMO_INTERNAL;

@@ -30,17 +30,16 @@ static const char SQL_USE_CODE[] = "SELECT " USE_CODE_COLS " FROM codes WHERE co
 static const char SQL_USE_CODE_LOCK[] = "SELECT " USE_CODE_COLS " FROM codes WHERE code_key = $1 FOR UPDATE";
 static const char SQL_CUSTOMER_USAGE[] =
     "SELECT uses + held FROM customer_usage WHERE campaign_id = $1 AND customer_id = $2";
-static const char SQL_CUSTOMER_MAKE[] =
-    "INSERT INTO customer_usage (campaign_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+/* Makes the row if needed and locks it, in one round trip: DO UPDATE
+ * takes the row lock even when it changes nothing. */
 static const char SQL_CUSTOMER_LOCK[] =
-    "SELECT uses + held FROM customer_usage WHERE campaign_id = $1 AND customer_id = $2 FOR UPDATE";
+    "INSERT INTO customer_usage (campaign_id, customer_id) VALUES ($1, $2)"
+    " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
 
 static enum promo_err customer_uses(struct pgc *c, const char *campaign_id, const char *customer_id, bool lock,
                                     int64_t *n)
 {
     *n = 0;
-    if (lock && pq_do(c, NULL, SQL_CUSTOMER_MAKE, "ss", campaign_id, customer_id) != PROMO_OK)
-        return PROMO_INTERNAL;
     PGresult *r = pq(c, lock ? SQL_CUSTOMER_LOCK : SQL_CUSTOMER_USAGE, "ss", campaign_id, customer_id);
     if (!r)
         return PROMO_INTERNAL;
@@ -50,18 +49,20 @@ static enum promo_err customer_uses(struct pgc *c, const char *campaign_id, cons
     return PROMO_OK;
 }
 
-/* Reads code, campaign and counts (locking the code's and the customer's
- * rows when `lock`), asks core. Fills res and *cp; PROMO_OK unless the
- * store failed. */
-static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_req *r, bool lock,
+/* Reads code (or takes the row `pre` the caller read under its lock:
+ * USE_CODE_COLS; not freed here), campaign and counts (locking the
+ * customer's row when `lock`), asks core. Fills res and *cp; PROMO_OK
+ * unless the store failed. */
+static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
                              struct use_result *res, struct campaign *cp)
 {
     memset(res, 0, sizeof(*res));
-    PGresult *q = pq(c, lock ? SQL_USE_CODE_LOCK : SQL_USE_CODE, "s", r->key);
+    PGresult *q = pre ? pre : pq(c, lock ? SQL_USE_CODE_LOCK : SQL_USE_CODE, "s", r->key);
     if (!q)
         return PROMO_INTERNAL;
     if (PQntuples(q) == 0) {
-        PQclear(q);
+        if (!pre)
+            PQclear(q);
         res->v.reason = PROMO_CODE_NOT_FOUND;
         return PROMO_OK;
     }
@@ -76,7 +77,8 @@ static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_re
     k.disabled = pg_i64(q, 0, 6) != 0;
     k.issued_at = pg_i64(q, 0, 7);
     k.expires_at = pg_opt(q, 0, 8, PROMO_TIME_MAX);
-    PQclear(q);
+    if (!pre)
+        PQclear(q);
 
     struct campaign_counts cc;
     enum promo_err rc = pg_campaign_read(c, a, k.campaign_id, false, cp, &cc);
@@ -180,6 +182,34 @@ static enum promo_err count_use(struct pgc *c, const char *key, const char *camp
     return rc;
 }
 
+/* count_use in one statement, for a new use or hold whose code, customer
+ * and shard rows this transaction has locked already (so the order in
+ * which the statement's parts run cannot matter). */
+static const char SQL_COUNT_LOCKED[] =
+    "WITH k AS (UPDATE codes SET uses = uses + $1, held = held + $2 WHERE code_key = $3 RETURNING 1),"
+    " u AS (INSERT INTO customer_usage (campaign_id, customer_id, uses, held) SELECT $4, $5::text, $1, $2"
+    "   WHERE $5::text IS NOT NULL ON CONFLICT (campaign_id, customer_id) DO UPDATE"
+    "   SET uses = customer_usage.uses + excluded.uses, held = customer_usage.held + excluded.held RETURNING 1),"
+    " s AS (UPDATE campaign_shards SET redeemed = redeemed + $1, discount_total = discount_total + $1 * $7,"
+    "   revenue = revenue + $1 * $8, held = held + $2, held_discount = held_discount + $2 * $7"
+    "   WHERE campaign_id = $4 AND shard = $6 RETURNING 1)"
+    " SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM s)";
+
+static enum promo_err count_use_locked(struct pgc *c, const char *key, const char *campaign_id,
+                                       const char *customer_id, int shard, int64_t d_use, int64_t d_held,
+                                       int64_t cost, int64_t after)
+{
+    PGresult *r = pq(c, SQL_COUNT_LOCKED, "iisssiii", d_use, d_held, key, campaign_id, customer_id, (int64_t)shard,
+                     cost, after);
+    if (!r)
+        return PROMO_INTERNAL;
+    int ok = pg_i64(r, 0, 0) == 1 && pg_i64(r, 0, 1) == 1;
+    PQclear(r);
+    if (!ok)
+        log_error("store: a use was counted on a missing code or shard");
+    return ok ? PROMO_OK : PROMO_INTERNAL;
+}
+
 /* ---- rows ------------------------------------------------------------------ */
 
 #define REDEMPTION_COLS                                                                            \
@@ -205,8 +235,6 @@ static void row_to_redemption(PGresult *q, int i, struct arena *a, struct redemp
 }
 
 static const char SQL_RED_BY_ID[] = "SELECT " REDEMPTION_COLS " FROM redemptions WHERE id = $1";
-static const char SQL_RED_STANDING[] =
-    "SELECT " REDEMPTION_COLS " FROM redemptions WHERE code_key = $1 AND order_id = $2 AND status = 'succeeded'";
 
 /* One redemption; *key and *shard (may be NULL) get its code key and shard. */
 static enum promo_err redemption_read(struct pgc *c, struct arena *a, const char *sql, const char *p1,
@@ -284,10 +312,13 @@ static char *use_event_json(const struct use_req *r, int64_t discount, int64_t p
     return s;
 }
 
+/* The redemption and its `redeemed` event, in one statement. */
 static const char SQL_RED_INSERT[] =
-    "INSERT INTO redemptions (id, code_key, code, campaign_id, customer_id, order_id, order_amount,"
+    "WITH r AS (INSERT INTO redemptions (id, code_key, code, campaign_id, customer_id, order_id, order_amount,"
     " currency, discount_type, discount, points, status, reservation_id, created_at, shard)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'succeeded',$12,$13,$14)";
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'succeeded',$12,$13,$14) RETURNING 1)"
+    " INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, data)"
+    " SELECT $15, 'redeemed', $13, $4, $2, $5, $6, $1, $16 FROM r";
 
 /* Writes a redemption row and its event; fills out->status, and out->id
  * unless the caller chose it. */
@@ -300,14 +331,14 @@ static enum promo_err redemption_write(struct pgc *c, struct arena *a, const cha
         out->id = arena_strdup(a, id);
     }
     out->status = "succeeded";
-    enum promo_err rc = pq_do(c, NULL, SQL_RED_INSERT, "ssssssissiisii", out->id, key, out->code, out->campaign_id,
-                              out->customer_id, out->order_id, out->order_amount, currency ? currency : "",
-                              out->discount_type, out->discount, out->points, out->reservation_id, out->created_at,
-                              (int64_t)shard);
-    if (rc != PROMO_OK)
-        return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
-    return pg_event_log(c, "redeemed", out->created_at, out->campaign_id, key, out->customer_id, out->order_id,
-                        out->id, NULL, event_data);
+    char evt[PROMO_ID_MAX];
+    util_rand_id("evt_", evt, sizeof evt);
+    enum promo_err rc = pq_do(c, NULL, SQL_RED_INSERT, "ssssssissiisii" "ss", out->id, key, out->code,
+                              out->campaign_id, out->customer_id, out->order_id, out->order_amount,
+                              currency ? currency : "", out->discount_type, out->discount, out->points,
+                              out->reservation_id, out->created_at, (int64_t)shard, evt,
+                              event_data ? event_data : "{}");
+    return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
 }
 
 /* ---- holds ---------------------------------------------------------------- */
@@ -444,6 +475,30 @@ static enum promo_err sweep_code(struct pgc *c, struct arena *a, const char *key
     return rc;
 }
 
+/* Locks the code's row and reads it, telling in the same round trip
+ * whether it has lapsed holds; those are ended first (and the row read
+ * again). *row: the code's row (USE_CODE_COLS; no rows: no such code),
+ * the caller PQclear()s it. */
+static const char SQL_CODE_LOCK_USE[] =
+    "SELECT " USE_CODE_COLS ", EXISTS (SELECT 1 FROM reservations r WHERE r.code_key = $1 AND r.state = 'held'"
+    " AND r.expires_at <= $2) FROM codes WHERE code_key = $1 FOR UPDATE";
+
+static enum promo_err lock_use_code(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row)
+{
+    *row = pq(c, SQL_CODE_LOCK_USE, "si", key, now);
+    if (!*row)
+        return PROMO_INTERNAL;
+    if (PQntuples(*row) == 0 || strcmp(PQgetvalue(*row, 0, 9), "t") != 0)
+        return PROMO_OK;
+    PQclear(*row);
+    *row = NULL;
+    enum promo_err rc = sweep_code(c, a, key, now);
+    if (rc != PROMO_OK)
+        return rc;
+    *row = pq(c, SQL_USE_CODE, "s", key);
+    return *row ? PROMO_OK : PROMO_INTERNAL;
+}
+
 /* ---- validate ---------------------------------------------------------- */
 
 struct attempt {
@@ -493,7 +548,7 @@ static enum promo_err tx_validate(struct pg_store *st, struct pgc *c, void *arg)
     (void)st;
     struct use_args *ua = arg;
     struct campaign cp;
-    return decide(c, ua->a, ua->r, false, ua->res, &cp);
+    return decide(c, ua->a, ua->r, false, NULL, ua->res, &cp);
 }
 
 enum promo_err pg_validate(struct pg_store *st, struct arena *a, const struct use_req *r, struct use_result *res)
@@ -598,12 +653,12 @@ static enum promo_err idem_replay(struct pgc *c, struct use_args *ua, bool *foun
 }
 
 /* A new use: decided under the locks, counted in a shard with room. */
-static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_args *ua)
+static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
 {
     const struct use_req *r = ua->r;
     struct use_result *res = ua->res;
     struct campaign cp;
-    enum promo_err rc = decide(c, ua->a, r, true, res, &cp);
+    enum promo_err rc = decide(c, ua->a, r, true, pre, res, &cp);
     if (rc != PROMO_OK)
         return rc;
     int shard = 0;
@@ -630,7 +685,7 @@ static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_
     red.discount = res->v.discount;
     red.points = res->v.points;
     red.created_at = r->now;
-    rc = count_use(c, r->key, red.campaign_id, red.customer_id, shard, +1, 0, 0, cost, res->v.amount_after);
+    rc = count_use_locked(c, r->key, red.campaign_id, red.customer_id, shard, +1, 0, cost, res->v.amount_after);
     char *data = rc == PROMO_OK ? use_event_json(r, red.discount, red.points) : NULL;
     if (rc == PROMO_OK)
         rc = redemption_write(c, ua->a, r->key, shard, &red, r->order->currency, data);
@@ -639,6 +694,8 @@ static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_
         res->red = red;
     return rc;
 }
+
+static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre);
 
 static enum promo_err tx_redeem(struct pg_store *st, struct pgc *c, void *arg)
 {
@@ -655,34 +712,56 @@ static enum promo_err tx_redeem(struct pg_store *st, struct pgc *c, void *arg)
             return rc != PROMO_OK ? rc : answer;
     }
     /* The code's row first: everything below about this code is then ours. */
-    if ((rc = lock_code(c, r->key)) != PROMO_OK || (rc = sweep_code(c, ua->a, r->key, r->now)) != PROMO_OK)
+    PGresult *pre = NULL;
+    if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK)
         return rc;
-    struct redemption red = {0};
-    rc = redemption_read(c, ua->a, SQL_RED_STANDING, r->key, r->order->id, &red, NULL, NULL);
-    if (rc == PROMO_OK) {
-        result_from_redemption(res, &red);
-        res->replay = true;
-    } else if (rc != PROMO_NOT_FOUND) {
+    rc = redeem_locked(st, c, ua, pre);
+    PQclear(pre);
+    if (rc != PROMO_OK)
         return rc;
-    } else {
-        struct hold h;
-        rc = hold_read(c, ua->a, SQL_RSV_HELD, r->key, r->order->id, &h);
-        if (rc == PROMO_OK) {
-            rc = hold_confirm(c, ua->a, &h, r->now, &red);
-            if (rc != PROMO_OK)
-                return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
-            result_from_redemption(res, &red);
-        } else if (rc != PROMO_NOT_FOUND) {
-            return rc;
-        } else {
-            rc = redeem_new(st, c, ua);
-            if (rc != PROMO_OK)
-                return rc;
-        }
-    }
     if (r->idem_key)
         rc = idem_put(c, r, res->red.id, NULL);
     return rc;
+}
+
+/* The replay checks and the use, under the code's lock (pre: its row). */
+/* Whether this code and order already have a standing redemption or a
+ * live hold (their ids), in one round trip: nearly always neither. */
+static const char SQL_REPLAY_IDS[] =
+    "SELECT (SELECT id FROM redemptions WHERE code_key = $1 AND order_id = $2 AND status = 'succeeded'),"
+    " (SELECT id FROM reservations WHERE code_key = $1 AND order_id = $2 AND state = 'held')";
+
+static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct redemption red = {0};
+    PGresult *q = pq(c, SQL_REPLAY_IDS, "ss", r->key, r->order->id);
+    if (!q)
+        return PROMO_INTERNAL;
+    const char *red_id = pg_text(q, 0, 0, ua->a), *hold_id = pg_text(q, 0, 1, ua->a);
+    PQclear(q);
+    enum promo_err rc;
+    if (red_id) {
+        /* The same code and order while the first redemption stands: its answer. */
+        if ((rc = redemption_read(c, ua->a, SQL_RED_BY_ID, red_id, NULL, &red, NULL, NULL)) != PROMO_OK)
+            return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc;
+        result_from_redemption(res, &red);
+        res->replay = true;
+        return PROMO_OK;
+    }
+    if (!hold_id)
+        return redeem_new(st, c, ua, pre);
+    /* The order holding this code (reserved, then paid): the hold becomes
+     * the redemption, so it never competes with itself. */
+    struct hold h;
+    if ((rc = hold_read(c, ua->a, SQL_RSV_BY_ID, hold_id, NULL, &h)) != PROMO_OK)
+        return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc;
+    rc = hold_confirm(c, ua->a, &h, r->now, &red);
+    if (rc != PROMO_OK)
+        return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
+    result_from_redemption(res, &red);
+    return PROMO_OK;
 }
 
 enum promo_err pg_redeem(struct pg_store *st, struct arena *a, const struct use_req *r, struct use_result *res)
@@ -711,6 +790,8 @@ static void result_from_hold(struct use_result *res, const struct reservation *h
     res->replay = true;
 }
 
+static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre);
+
 static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
 {
     struct use_args *ua = arg;
@@ -718,8 +799,20 @@ static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
     struct use_result *res = ua->res;
     memset(res, 0, sizeof(*res));
     enum promo_err rc;
-    if ((rc = lock_code(c, r->key)) != PROMO_OK || (rc = sweep_code(c, ua->a, r->key, r->now)) != PROMO_OK)
+    PGresult *pre = NULL;
+    if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK)
         return rc;
+    rc = reserve_locked(st, c, ua, pre);
+    PQclear(pre);
+    return rc;
+}
+
+/* A hold under the code's lock (pre: its row). */
+static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    enum promo_err rc;
     struct hold hd = {0};
     rc = hold_read(c, ua->a, SQL_RSV_HELD, r->key, r->order->id, &hd);
     if (rc == PROMO_OK) {
@@ -733,7 +826,7 @@ static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
     if (rc != PROMO_NOT_FOUND)
         return rc;
     struct campaign cp;
-    if ((rc = decide(c, ua->a, r, true, res, &cp)) != PROMO_OK)
+    if ((rc = decide(c, ua->a, r, true, pre, res, &cp)) != PROMO_OK)
         return rc;
     int shard = 0;
     int64_t cost = use_cost(core_discount_type_name(cp.discount.type), res->v.discount, res->v.points);
@@ -766,7 +859,7 @@ static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
                h->order_id, h->order_amount, r->order->currency, h->discount_type, h->discount, h->points,
                h->expires_at, h->created_at, (int64_t)shard);
     if (rc == PROMO_OK)
-        rc = count_use(c, r->key, h->campaign_id, h->customer_id, shard, 0, +1, 0, cost, 0);
+        rc = count_use_locked(c, r->key, h->campaign_id, h->customer_id, shard, 0, +1, cost, 0);
     char *data = rc == PROMO_OK ? use_event_json(r, h->discount, h->points) : NULL;
     if (rc == PROMO_OK)
         rc = pg_event_log(c, "reserved", r->now, h->campaign_id, r->key, h->customer_id, h->order_id, h->id, NULL,
