@@ -105,6 +105,18 @@ void pgc_put(struct pg_store *st, struct pgc *c)
 
 int pg_exec(struct pgc *c, const char *sql)
 {
+    char *with_begin = NULL;
+    if (c->begin_pending) {
+        /* the simple protocol takes both statements in one message */
+        c->begin_pending = 0;
+        if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+            return 0; /* an empty transaction: nothing was sent, nothing to end */
+        size_t n = strlen(sql) + 8;
+        if (!(with_begin = malloc(n)))
+            return -1;
+        snprintf(with_begin, n, "BEGIN; %s", sql);
+        sql = with_begin;
+    }
     PGresult *r = PQexec(c->db, sql);
     ExecStatusType s = PQresultStatus(r);
     int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
@@ -115,7 +127,36 @@ int pg_exec(struct pgc *c, const char *sql)
             log_error("store: %s: %.80s", PQresultErrorMessage(r), sql);
     }
     PQclear(r);
+    free(with_begin);
     return ok ? 0 : -1;
+}
+
+/* Sends BEGIN and the prepared statement `name` in one pipeline (one round
+ * trip instead of two) and returns the statement's result. */
+static PGresult *exec_with_begin(struct pgc *c, const char *name, int n, const char *const *vals)
+{
+    PGresult *out = NULL, *r;
+    if (PQenterPipelineMode(c->db) != 1)
+        return NULL;
+    int sent = PQsendQueryParams(c->db, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+               PQsendQueryPrepared(c->db, name, n, vals, NULL, NULL, 0) == 1 && PQpipelineSync(c->db) == 1;
+    if (!sent) {
+        log_error("store: pipeline: %s", PQerrorMessage(c->db));
+        PQexitPipelineMode(c->db);
+        return NULL;
+    }
+    /* BEGIN's result, its NULL, the statement's result, its NULL, the sync */
+    for (int i = 0; i < 5; i++) {
+        r = PQgetResult(c->db);
+        if (i == 2)
+            out = r;
+        else if (r)
+            PQclear(r);
+        if (i == 4 || (i == 2 && !r))
+            break;
+    }
+    PQexitPipelineMode(c->db);
+    return out;
 }
 
 /* The slot of a statement, prepared on first use. -1 on failure. */
@@ -216,7 +257,12 @@ static PGresult *pq_v(struct pgc *c, const char *sql, const char *types, va_list
     if (slot >= 0) {
         char name[16];
         snprintf(name, sizeof name, "p%d", slot);
-        r = PQexecPrepared(c->db, name, n, vals, NULL, NULL, 0);
+        if (c->begin_pending) {
+            c->begin_pending = 0;
+            r = exec_with_begin(c, name, n, vals);
+        } else {
+            r = PQexecPrepared(c->db, name, n, vals, NULL, NULL, 0);
+        }
     }
     for (int i = 0; i < n; i++)
         free(fixed[i]);
@@ -281,8 +327,7 @@ static enum promo_err tx_once(struct pg_store *st, struct pgc *c, pg_tx_fn fn, v
                               int64_t *commit_ns)
 {
     *retry = 0;
-    if (pg_exec(c, "BEGIN") != 0)
-        return PROMO_INTERNAL;
+    c->begin_pending = 1; /* sent with the first statement (pq, pg_exec) */
     enum promo_err rc = fn(st, c, arg);
     if (c->retry || rc == PROMO_INTERNAL) {
         *retry = c->retry;

@@ -27,6 +27,7 @@ struct pgc {
     const char *prepared[PGC_SLOTS]; /* SQL string identity → statement "p<slot>" */
     int retry;                       /* the last failure was a serialization failure or deadlock */
     int unique;                      /* the last failure was a unique violation */
+    int begin_pending;               /* BEGIN goes out with the transaction's first statement */
     struct pgc *next_free;
 };
 
