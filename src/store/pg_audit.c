@@ -120,9 +120,15 @@ static struct audit_row *take(struct pg_audit *q)
     return rows;
 }
 
+/* One posted flush; `ran` tells flush_free whether the poster ran it. */
+struct flush {
+    struct pg_store *st;
+    int ran;
+};
+
 static enum promo_err flush_op(struct pg_store *st, struct pgc *c, void *arg)
 {
-    (void)arg;
+    ((struct flush *)arg)->ran = 1;
     struct audit_row *rows = take(st->audit);
     enum promo_err rc = insert_rows(c, rows);
     if (rc != PROMO_OK)
@@ -131,7 +137,18 @@ static enum promo_err flush_op(struct pg_store *st, struct pgc *c, void *arg)
     return rc;
 }
 
-static void flush_free(void *arg) { (void)arg; }
+/* A flush the poster never ran (it was stopping, or its queue was full)
+ * must clear `posted`, or no later row would ever be flushed. */
+static void flush_free(void *arg)
+{
+    struct flush *f = arg;
+    if (!f->ran) {
+        pthread_mutex_lock(&f->st->audit->lock);
+        f->st->audit->posted = 0;
+        pthread_mutex_unlock(&f->st->audit->lock);
+    }
+    free(f);
+}
 
 int pg_audit_open(struct pg_store *st)
 {
@@ -207,8 +224,17 @@ void pg_audit_append(struct pg_store *st, const struct audit_entry *e)
     int post = !q->posted;
     q->posted = 1;
     pthread_mutex_unlock(&q->lock);
-    if (post)
-        pg_post(st, flush_op, NULL, flush_free);
+    if (!post)
+        return;
+    struct flush *f = calloc(1, sizeof(*f));
+    if (!f) {
+        pthread_mutex_lock(&q->lock);
+        q->posted = 0;
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
+    f->st = st;
+    pg_post(st, flush_op, f, flush_free);
 }
 
 void pg_audit_stats(struct pg_store *st, uint64_t *queued, uint64_t *dropped)

@@ -456,14 +456,22 @@ static void *poster_main(void *arg)
     pthread_mutex_lock(&st->plock);
     for (;;) {
         if (!st->phead && !st->stopping) {
-            struct timespec ts;
+            struct timespec ts; /* wake at least every 200 ms for the sweep */
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000L; /* let a few more gather: one commit for all */
+            ts.tv_nsec += 200 * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
             pthread_cond_timedwait(&st->pcv, &st->plock, &ts);
+        }
+        if (st->phead && !st->stopping) {
+            /* Let more gather for 20 ms (as SQLite's audit queue does): one
+             * commit for all of them, and the rows of calls made together
+             * land together. */
+            pthread_mutex_unlock(&st->plock);
+            nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000L}, NULL);
+            pthread_mutex_lock(&st->plock);
         }
         struct post_batch b = {st->phead};
         st->phead = st->ptail = NULL;
