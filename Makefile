@@ -20,6 +20,9 @@ CORE    := $(wildcard src/util/*.c src/core/*.c)
 MIGS    := $(sort $(wildcard src/store/migrations/*.sql))
 GEN     := $(B)/gen/migrations.c
 UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+# notify/: templates and signatures are pure (unit-tested); smtp/webhook senders use libcurl.
+SRCS    += $(wildcard src/notify/*.c)
+CORE    += src/notify/template.c src/notify/sign.c src/notify/retry.c
 
 OBJS     = $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS)) $(B)/obj/gen/migrations.o
 SOBJS    = $(patsubst src/%.c,$(B)/san/%.o,$(SRCS)) $(B)/san/gen/migrations.o
@@ -83,6 +86,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 LIBSRCS      := $(wildcard src/util/*.c src/core/*.c src/store/*.c src/api/*.c)
+LIBSRCS      += $(wildcard src/notify/*.c)
 LIBSAN        = $(patsubst src/%.c,$(B)/san/%.o,$(LIBSRCS)) $(B)/san/gen/migrations.o
 LIBFUZZ       = $(patsubst src/%.c,$(B)/fuzz/obj/%.o,$(LIBSRCS)) $(B)/fuzz/obj/gen/migrations.o
 

@@ -8,6 +8,7 @@ TEST_PKGS="wrk curl python3 sqlite3 openssl clang libclang-rt-14-dev"
 # The PostgreSQL store: libpq to build; a PostgreSQL 15 server for its tests.
 BUILD_PKGS="$BUILD_PKGS libpq-dev"
 TEST_PKGS="$TEST_PKGS postgresql-15"
+TEST_PKGS="$TEST_PKGS python3-aiosmtpd"  # a real SMTP server for the delivery tests
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
 missing=""

@@ -9,6 +9,8 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "http/http.h"
+#include "jobs/delivery.h"
+#include "jobs/scheduler.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -24,6 +26,7 @@ static void serve_usage(void)
                     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; env PROMO_LISTEN)\n"
                     "  --tls-cert FILE    serve HTTPS (TLS 1.2+) with this PEM certificate chain (env PROMO_TLS_CERT)\n"
                     "  --tls-key FILE     the PEM private key of that certificate (env PROMO_TLS_KEY)\n"
+                    "  --test-clock       tests only: POST /v1/test/clock may move the server's time (env PROMO_TEST_CLOCK=1)\n"
                     "  PROMO_BOOTSTRAP_TOKEN  first admin token when the store has none\n");
 }
 
@@ -39,10 +42,33 @@ static void db_for_log(const char *db, char *out, size_t n)
     snprintf(out, n, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
+/* PROMO_SMTP_HOST and PROMO_SMTP_PORT win over [smtp] host and port, so
+ * a test or a container can point the server at a mail relay. 0 or -1. */
+static int smtp_env(struct config *cfg)
+{
+    const char *host = getenv("PROMO_SMTP_HOST"), *port = getenv("PROMO_SMTP_PORT");
+    if (host && *host)
+        snprintf(cfg->smtp_host, sizeof cfg->smtp_host, "%s", host);
+    if (port && *port) {
+        char *end;
+        long p = strtol(port, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            fprintf(stderr, "promo serve: PROMO_SMTP_PORT must be a port number, not '%s'\n", port);
+            return -1;
+        }
+        cfg->smtp_port = p;
+    }
+    return 0;
+}
+
 static int serve(int argc, char **argv)
 {
     const char *db = getenv("PROMO_DB"), *listen = getenv("PROMO_LISTEN"), *config_file = getenv("PROMO_CONFIG");
     struct http_tls tls = {getenv("PROMO_TLS_CERT"), getenv("PROMO_TLS_KEY")};
+    /* The test clock lets an admin call move the server's time: for tests
+     * only, never on unless asked for. */
+    const char *tc = getenv("PROMO_TEST_CLOCK");
+    bool test_clock = tc && strcmp(tc, "1") == 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
@@ -54,6 +80,8 @@ static int serve(int argc, char **argv)
             tls.cert_file = argv[++i];
         else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
             tls.key_file = argv[++i];
+        else if (strcmp(argv[i], "--test-clock") == 0)
+            test_clock = true;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             serve_usage();
             return 0;
@@ -79,6 +107,9 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "promo serve: %s\n", cerr);
         return 2;
     }
+    if (smtp_env(&cfg) != 0)
+        return 2;
+    test_clock = test_clock || cfg.test_clock;
     if (!db)
         db = cfg.db[0] ? cfg.db : "promo.db";
     if (!listen)
@@ -98,7 +129,7 @@ static int serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    struct api_ctx ctx = {.started_at = time_now(), .cfg = &cfg};
+    struct api_ctx ctx = {.started_at = time_now(), .cfg = &cfg, .test_clock = test_clock};
     if (store_open(db, &ctx.st, err, sizeof err) != PROMO_OK) {
         fprintf(stderr, "promo: %s\n", err);
         return 1;
@@ -113,6 +144,29 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
+    /* The outbox's workers: sending happens only there, never in a request.
+     * A store without the outbox (PostgreSQL, for now) gets neither workers
+     * nor scheduler: they would only poll functions that answer 503. */
+    bool outbox = store_supports(ctx.st, STORE_F_OUTBOX), tasks = store_supports(ctx.st, STORE_F_TASKS);
+    if (!outbox)
+        log_info("promo: the %s store has no outbox yet: message delivery is off", store_backend_name(ctx.st));
+    if (!tasks)
+        log_info("promo: the %s store has no scheduler tasks yet: the scheduler is off", store_backend_name(ctx.st));
+    struct delivery *dlv = outbox ? delivery_start(ctx.st, &cfg) : NULL;
+    if (outbox && !dlv) {
+        fprintf(stderr, "promo: cannot start the delivery workers\n");
+        api_jobs_stop(&ctx);
+        store_close(ctx.st);
+        return 1;
+    }
+    ctx.sched = tasks ? scheduler_start(ctx.st) : NULL;
+    if (tasks && !ctx.sched) {
+        fprintf(stderr, "promo: cannot start the scheduler\n");
+        delivery_stop(dlv);
+        api_jobs_stop(&ctx);
+        store_close(ctx.st);
+        return 1;
+    }
     ctx.guard = api_guard_new(&cfg);
     if (!ctx.guard)
         snprintf(err, sizeof err, "out of memory for the rate-limit tables");
@@ -120,6 +174,8 @@ static int serve(int argc, char **argv)
     if (!http) {
         fprintf(stderr, "promo: %s\n", err);
         api_guard_free(ctx.guard);
+        scheduler_stop(ctx.sched);
+        delivery_stop(dlv);
         api_jobs_stop(&ctx);
         store_close(ctx.st);
         return 1;
@@ -131,6 +187,8 @@ static int serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     log_info("promo: signal %d, stopping", sig);
     http_stop(http);
+    scheduler_stop(ctx.sched);
+    delivery_stop(dlv);
     api_guard_free(ctx.guard);
     api_jobs_stop(&ctx);
     store_close(ctx.st);

@@ -103,7 +103,7 @@ run_api_pg() { # label binary "words" [extra env]
   note "API tests: $1"
   # shellcheck disable=SC2086 # words are separate arguments
   env PROMO_BIN="$2" "${@:4}" scripts/pg_test.sh python3 tests/api/run.py $3 2>&1 | tee "$log" |
-    grep -E '^(FAIL|ok  |note|pg_test)' | grep -v '^ok' || true
+    grep -E '^(FAIL|ok  |note|pg_test|skip)' | grep -v '^ok' || true
   rc=${PIPESTATUS[0]}
   tail -1 "$log"
   count_summary "api ($1)" "$log" "$rc"

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -36,6 +37,9 @@ struct api_ctx {
     const struct config *cfg;
     struct api_guard *guard;
     atomic_llong rate_limited, bruteforce_blocks;
+    /* customers, segments, scheduler (issue 3) */
+    struct scheduler *sched; /* jobs/scheduler.h; NULL when not running */
+    bool test_clock;         /* --test-clock: POST /v1/test/clock may move time */
 };
 
 struct api_req {
@@ -71,6 +75,7 @@ struct api_resp {
     void *stream_cls;
     void (*stream_free)(void *cls);
     const char *header_name, *header_value; /* one extra header, static strings */
+    bool cors; /* set by http/: a browser-callable route, answered with CORS headers */
 };
 
 typedef void (*api_handler)(struct api_req *r, struct api_resp *w);
@@ -175,5 +180,45 @@ void api_oauth_client_list(struct api_req *r, struct api_resp *w);
 void api_oauth_client_get(struct api_req *r, struct api_resp *w);
 void api_oauth_client_delete(struct api_req *r, struct api_resp *w);
 void api_oauth_token(struct api_req *r, struct api_resp *w);
+
+/* templates.c, webhooks.c, messages.c: templates, subscriptions, the outbox */
+void api_template_create(struct api_req *r, struct api_resp *w);
+void api_template_list(struct api_req *r, struct api_resp *w);
+void api_template_get(struct api_req *r, struct api_resp *w);
+void api_template_put(struct api_req *r, struct api_resp *w);
+void api_template_delete(struct api_req *r, struct api_resp *w);
+void api_template_preview(struct api_req *r, struct api_resp *w);
+void api_webhook_create(struct api_req *r, struct api_resp *w);
+void api_webhook_list(struct api_req *r, struct api_resp *w);
+void api_webhook_get(struct api_req *r, struct api_resp *w);
+void api_webhook_delete(struct api_req *r, struct api_resp *w);
+void api_message_send(struct api_req *r, struct api_resp *w);
+void api_message_list(struct api_req *r, struct api_resp *w);
+void api_message_get(struct api_req *r, struct api_resp *w);
+void api_message_attempts(struct api_req *r, struct api_resp *w);
+void api_message_retry(struct api_req *r, struct api_resp *w);
+/* Prometheus lines for /metrics: outbox messages by state. */
+void api_outbox_metrics(struct api_ctx *ctx, FILE *f);
+/* customers.c: customers, client events, segments, tasks, test clock */
+void api_customer_put(struct api_req *r, struct api_resp *w);
+void api_customer_get(struct api_req *r, struct api_resp *w);
+void api_customer_list(struct api_req *r, struct api_resp *w);
+void api_event_ingest(struct api_req *r, struct api_resp *w);
+void api_segment_put(struct api_req *r, struct api_resp *w);
+void api_segment_get(struct api_req *r, struct api_resp *w);
+void api_segment_list(struct api_req *r, struct api_resp *w);
+void api_segment_delete(struct api_req *r, struct api_resp *w);
+void api_task_list(struct api_req *r, struct api_resp *w);
+void api_test_clock(struct api_req *r, struct api_resp *w);
+
+/* rules.c: automation rules and campaigns' expiry reminders (issue 3, part C) */
+void api_rule_create(struct api_req *r, struct api_resp *w);
+void api_rule_list(struct api_req *r, struct api_resp *w);
+void api_rule_get(struct api_req *r, struct api_resp *w);
+void api_rule_put(struct api_req *r, struct api_resp *w);
+void api_rule_delete(struct api_req *r, struct api_resp *w);
+void api_reminders_put(struct api_req *r, struct api_resp *w);
+void api_reminders_get(struct api_req *r, struct api_resp *w);
+void api_reminders_delete(struct api_req *r, struct api_resp *w);
 
 #endif

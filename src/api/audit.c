@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/csvout.h"
 #include "api/jsonin.h"
 #include "core/mask.h"
 #include "util/timeutil.h"
@@ -110,28 +111,7 @@ struct export_stream {
     struct audit_filter f;
     char *token_id, *ip, *method; /* copies: the request's strings die before the stream ends */
     int64_t after;
-    bool started, last_page;
-    char *buf;
-    size_t len, pos;
 };
-
-/* RFC 4180 quoting for cells that need it. */
-static void csv_cell(FILE *f, const char *s)
-{
-    if (!s)
-        return;
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static void csv_row(FILE *f, const struct audit_entry *e)
 {
@@ -140,61 +120,33 @@ static void csv_row(FILE *f, const struct audit_entry *e)
     fprintf(f, "%lld,%s,", (long long)e->seq, at);
     const char *cells[] = {e->token_id, e->role, e->ip, e->method, e->path};
     for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++) {
-        csv_cell(f, cells[i]);
+        api_csv_cell(f, cells[i]);
         fputc(',', f);
     }
     fprintf(f, "%d,", e->status);
-    csv_cell(f, e->reason);
+    api_csv_cell(f, e->reason);
     fprintf(f, ",%lld\n", (long long)e->count);
 }
 
-/* Fills the buffer with the next page of rows; false at the end. */
-static bool export_fill(struct export_stream *x)
+static bool export_page(void *cls, FILE *f)
 {
-    free(x->buf);
-    x->buf = NULL;
-    x->len = x->pos = 0;
-    if (x->last_page)
-        return false;
-    FILE *f = open_memstream(&x->buf, &x->len);
-    if (!f)
-        return false;
-    if (!x->started) {
-        fputs("seq,at,token_id,role,ip,method,path,status,reason,count\n", f);
-        x->started = true;
-    }
+    struct export_stream *x = cls;
     struct arena a = {0};
     struct audit_entry *v;
     size_t n;
     int64_t next;
     if (store_audit_list(x->ctx->st, &a, &x->f, x->after, 1000, &v, &n, &next) != PROMO_OK)
-        n = next = 0; /* the status line is sent: a short CSV rather than a false complete one */
+        n = next = 0; /* see api_csv_page_fn */
     for (size_t i = 0; i < n; i++)
         csv_row(f, &v[i]);
-    if (next)
-        x->after = next;
-    else
-        x->last_page = true;
+    x->after = next;
     arena_free(&a);
-    fclose(f);
-    return x->len > 0;
-}
-
-static ssize_t export_read(void *cls, char *buf, size_t max)
-{
-    struct export_stream *x = cls;
-    if (x->pos >= x->len && !export_fill(x))
-        return -1;
-    size_t n = x->len - x->pos < max ? x->len - x->pos : max;
-    memcpy(buf, x->buf + x->pos, n);
-    x->pos += n;
-    return (ssize_t)n;
+    return next != 0;
 }
 
 static void export_free(void *cls)
 {
     struct export_stream *x = cls;
-    free(x->buf);
     free(x->token_id);
     free(x->ip);
     free(x->method);
@@ -226,11 +178,7 @@ static void export_csv(struct api_req *r, const struct audit_filter *f, int64_t 
             export_free(x);
         return api_store_error(w, PROMO_INTERNAL, "audit");
     }
-    w->status = 200;
-    w->content_type = "text/csv; charset=utf-8";
-    w->stream = export_read;
-    w->stream_cls = x;
-    w->stream_free = export_free;
+    api_csv_stream(w, "seq,at,token_id,role,ip,method,path,status,reason,count\n", export_page, x, export_free);
 }
 
 void api_audit_list(struct api_req *r, struct api_resp *w)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/jsonin.h"
+#include "core/segment.h"
 #include "api/parse.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
@@ -49,7 +50,61 @@ static json_t *discount_json(const struct discount *d)
     }
 }
 
+static json_t *campaign_json_base(const struct campaign *c, int64_t now);
+
+static json_t *early_json(const struct campaign *c)
+{
+    if (!c->early_segment)
+        return json_null();
+    char t[TIME_STR_MAX];
+    time_format(c->early_starts_at, t);
+    return json_pack("{s:s, s:s}", "segment", c->early_segment, "starts_at", t);
+}
+
 json_t *api_campaign_json(const struct campaign *c, int64_t now)
+{
+    json_t *j = campaign_json_base(c, now);
+    if (j)
+        json_object_set_new(j, "early_access", early_json(c));
+    return j;
+}
+
+/* early_access: {"segment", "starts_at"} or null. Members of the segment
+ * may use the campaign from that time, before the public starts_at (which
+ * core_campaign_check-like logic below requires to be later). */
+static bool parse_early(struct arena *a, json_t *body, struct campaign *c, struct api_resp *w)
+{
+    json_t *ea = json_object_get(body, "early_access");
+    if (!ea)
+        return true;
+    if (json_is_null(ea)) {
+        c->early_segment = NULL;
+        c->early_starts_at = 0;
+        return true;
+    }
+    static const char *const early_fields[] = {"segment", "starts_at", NULL};
+    if (!jin_obj(body, "early_access", "", false, &ea, w) || !jin_only(ea, "early_access", early_fields, w))
+        return false;
+    const char *seg = NULL;
+    if (!jin_str(a, ea, "segment", "early_access", true, false, 64, &seg, w))
+        return false;
+    if (!core_segment_name_valid(seg)) {
+        api_error(w, PROMO_BAD_REQUEST, "early_access.segment must be a segment name ([a-z0-9_-], at most 64)");
+        return false;
+    }
+    json_t *t = json_object_get(ea, "starts_at");
+    const char *s = json_string_value(t);
+    int64_t at = 0;
+    if (!s || time_parse_rfc3339(s, &at) != 0) {
+        api_error(w, PROMO_BAD_REQUEST, "early_access.starts_at is required: an RFC 3339 time with an offset");
+        return false;
+    }
+    c->early_segment = seg;
+    c->early_starts_at = at;
+    return true;
+}
+
+static json_t *campaign_json_base(const struct campaign *c, int64_t now)
 {
     json_t *meta = c->metadata_json ? json_loads(c->metadata_json, 0, NULL) : NULL;
     if (!json_is_object(meta)) {
@@ -82,7 +137,7 @@ json_t *api_campaign_json(const struct campaign *c, int64_t now)
 
 static const char *const CAMPAIGN_FIELDS[] = {"name", "currency", "discount", "starts_at", "ends_at",
                                               "timezone", "limits", "rules", "code_validity_days",
-                                              "metadata", "status", NULL};
+                                              "metadata", "status", "early_access", NULL};
 static const char *const DISCOUNT_FIELDS[] = {"type", "amount", "percent", "max_amount", "points", NULL};
 static const char *const LIMIT_FIELDS[] = {"max_redemptions", "per_customer", "max_discount_total",
                                            "max_issued", NULL};
@@ -269,6 +324,12 @@ bool api_parse_campaign(struct arena *a, json_t *body, struct campaign *c, bool 
             api_error(w, PROMO_BAD_REQUEST, "status may only be \"draft\" or \"active\" when creating");
             return false;
         }
+    }
+    if (!parse_early(a, body, c, w))
+        return false;
+    if (c->early_segment && (c->starts_at == PROMO_TIME_MIN || c->early_starts_at >= c->starts_at)) {
+        api_error(w, PROMO_BAD_REQUEST, "early_access.starts_at must be before the campaign's starts_at");
+        return false;
     }
     const char *field = NULL, *why = NULL;
     if (core_campaign_check(c, &field, &why) != PROMO_OK) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/csvout.h"
 #include "api/jsonin.h"
 #include "api/parse.h"
 #include "util/rand.h"
@@ -408,93 +409,45 @@ struct export_stream {
     char campaign_id[PROMO_ID_MAX];
     char *state;
     int64_t after;
-    bool started, last_page;
-    char *buf;
-    size_t len, pos;
     int64_t now;
 };
 
-static void csv_cell(FILE *f, const char *s)
+static void export_row(FILE *f, const struct code_info *c)
 {
-    if (!s)
-        return;
-    if (strpbrk(s, ",\"\n\r")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
+    char issued[TIME_STR_MAX], expires[TIME_STR_MAX] = "";
+    time_format(c->k.issued_at, issued);
+    if (c->k.expires_at != PROMO_TIME_MAX)
+        time_format(c->k.expires_at, expires);
+    api_csv_cell(f, c->k.code);
+    fputc(',', f);
+    api_csv_cell(f, c->k.customer_id);
+    if (c->k.max_uses == PROMO_UNLIMITED)
+        fprintf(f, ",unlimited,");
+    else
+        fprintf(f, ",%lld,", (long long)c->k.max_uses);
+    fprintf(f, "%lld,%s,%s,%s\n", (long long)c->k.uses, c->state, issued, expires);
 }
 
-/* Fills the buffer with the next page of rows; false at the end. */
-static bool export_fill(struct export_stream *x)
+static bool export_page(void *cls, FILE *f)
 {
-    free(x->buf);
-    x->buf = NULL;
-    x->len = x->pos = 0;
-    if (x->last_page)
-        return false;
-    FILE *f = open_memstream(&x->buf, &x->len);
-    if (!f)
-        return false;
-    if (!x->started) {
-        fputs("code,customer_id,max_uses,uses,state,issued_at,expires_at\n", f);
-        x->started = true;
-    }
+    struct export_stream *x = cls;
     struct arena a = {0};
     struct code_info *v;
     size_t n;
     int64_t next;
     if (store_codes_list(x->ctx->st, &a, x->campaign_id, x->state, x->after, 1000, x->now, &v, &n, &next) !=
-        PROMO_OK) {
-        /* The status line is sent already: end the body early; the client
-         * sees a short CSV rather than a false complete one. */
-        next = 0;
-        n = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char issued[TIME_STR_MAX], expires[TIME_STR_MAX] = "";
-        time_format(v[i].k.issued_at, issued);
-        if (v[i].k.expires_at != PROMO_TIME_MAX)
-            time_format(v[i].k.expires_at, expires);
-        csv_cell(f, v[i].k.code);
-        fputc(',', f);
-        csv_cell(f, v[i].k.customer_id);
-        if (v[i].k.max_uses == PROMO_UNLIMITED)
-            fprintf(f, ",unlimited,");
-        else
-            fprintf(f, ",%lld,", (long long)v[i].k.max_uses);
-        fprintf(f, "%lld,%s,%s,%s\n", (long long)v[i].k.uses, v[i].state, issued, expires);
-    }
-    if (next)
-        x->after = next;
-    else
-        x->last_page = true;
+        PROMO_OK)
+        n = next = 0; /* see api_csv_page_fn */
+    for (size_t i = 0; i < n; i++)
+        export_row(f, &v[i]);
+    x->after = next;
     arena_free(&a);
-    fclose(f);
-    return x->len > 0;
-}
-
-static ssize_t export_read(void *cls, char *buf, size_t max)
-{
-    struct export_stream *x = cls;
-    if (x->pos >= x->len && !export_fill(x))
-        return -1;
-    size_t n = x->len - x->pos < max ? x->len - x->pos : max;
-    memcpy(buf, x->buf + x->pos, n);
-    x->pos += n;
-    return (ssize_t)n;
+    return next != 0;
 }
 
 static void export_free(void *cls)
 {
     struct export_stream *x = cls;
-    free(x->buf);
     free(x->state);
     free(x);
 }
@@ -517,12 +470,8 @@ void api_codes_list(struct api_req *r, struct api_resp *w)
         snprintf(x->campaign_id, sizeof x->campaign_id, "%s", c.id);
         x->state = state ? strdup(state) : NULL;
         x->now = r->now;
-        w->status = 200;
-        w->content_type = "text/csv; charset=utf-8";
-        w->stream = export_read;
-        w->stream_cls = x;
-        w->stream_free = export_free;
-        return;
+        return api_csv_stream(w, "code,customer_id,max_uses,uses,state,issued_at,expires_at\n", export_page, x,
+                              export_free);
     }
     if (format && strcmp(format, "json") != 0)
         return api_error(w, PROMO_BAD_REQUEST, "format must be json or csv");

@@ -51,6 +51,7 @@ void api_metrics(struct api_req *r, struct api_resp *w)
     fprintf(f, "# HELP promo_uptime_seconds Seconds since the server started.\n# TYPE promo_uptime_seconds gauge\n"
                "promo_uptime_seconds %lld\n", (long long)(time_now() - c->started_at));
     api_guard_metrics(c, f);
+    api_outbox_metrics(c, f);
     fclose(f);
     w->status = 200;
     w->text = buf;

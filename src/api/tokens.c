@@ -102,12 +102,14 @@ void api_token_create(struct api_req *r, struct api_resp *w)
         return;
     struct token t = {.kind = "api", .created_at = r->now};
     bool ok = jin_only(body, "", TOKEN_FIELDS, w) &&
-              jin_str(r->a, body, "name", "", true, false, NAME_MAX_LEN, &t.name, w) &&
+              jin_str(r->a, body, "name", "", false, true, NAME_MAX_LEN, &t.name, w) &&
               api_parse_role(r, body, &t.role, w) && parse_expiry(r, body, &t.expires_at, w);
     json_decref(body);
     if (!ok)
         return;
-    if (!*t.name)
+    /* The name is a label for people: optional (null when left out), but
+     * never an empty string, which would print as nothing in lists. */
+    if (t.name && !*t.name)
         return api_error(w, PROMO_BAD_REQUEST, "name must not be empty");
     char id[PROMO_ID_MAX], secret[80], hash[65];
     util_rand_id("tok_", id, sizeof id);

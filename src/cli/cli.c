@@ -30,6 +30,10 @@ static const struct {
     {"Campaigns", cli_campaign_cmds},
     {"Codes", cli_codes_cmds},
     {"Orders", cli_order_cmds},
+    {"Tokens and OAuth clients (admin)", cli_token_cmds},
+    {"Messages", cli_notify_cmds},
+    {"Customers and segments", cli_customer_cmds},
+    {"Rules and reminders", cli_rule_cmds},
 };
 #define NGROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

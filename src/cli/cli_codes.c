@@ -79,6 +79,22 @@ static void print_answer(struct cli *c, const json_t *v)
         cli_print_object(v);
 }
 
+/* POSTs body (taken: freed here) to /v1/campaigns/{campaign}/{tail} and
+ * prints the answer. */
+static int post_to_campaign(struct cli *c, const char *campaign, const char *tail, json_t *body)
+{
+    struct cli_buf path = {0};
+    struct cli_answer ans;
+    campaign_codes_path(&path, campaign, tail);
+    int rc = cli_call(c, "POST", path.p, body, NULL, &ans);
+    if (rc == CLI_OK)
+        print_answer(c, ans.json);
+    json_decref(body);
+    cli_buf_free(&path);
+    cli_answer_free(&ans);
+    return rc;
+}
+
 static bool state_ok(const char *s)
 {
     return !s || strcmp(s, "active") == 0 || strcmp(s, "redeemed") == 0 || strcmp(s, "disabled") == 0 ||
@@ -224,16 +240,7 @@ static int codes_add(struct cli *c, const struct cli_args *a)
         json_object_set_new(body, "customer_id", json_string(customer));
     if (expires)
         json_object_set_new(body, "expires_at", json_string(expires));
-    struct cli_buf path = {0};
-    struct cli_answer ans;
-    campaign_codes_path(&path, a->pos[0], "codes");
-    int rc = cli_call(c, "POST", path.p, body, NULL, &ans);
-    if (rc == CLI_OK)
-        print_answer(c, ans.json);
-    json_decref(body);
-    cli_buf_free(&path);
-    cli_answer_free(&ans);
-    return rc;
+    return post_to_campaign(c, a->pos[0], "codes", body);
 }
 
 /* ---- import ---------------------------------------------------------------------- */
@@ -381,16 +388,7 @@ static int codes_issue(struct cli *c, const struct cli_args *a)
     json_t *body = json_pack("{s:s}", "customer_id", customer);
     if (channel)
         json_object_set_new(body, "channel", json_string(channel));
-    struct cli_buf path = {0};
-    struct cli_answer ans;
-    campaign_codes_path(&path, a->pos[0], "issue");
-    int rc = cli_call(c, "POST", path.p, body, NULL, &ans);
-    if (rc == CLI_OK)
-        print_answer(c, ans.json);
-    json_decref(body);
-    cli_buf_free(&path);
-    cli_answer_free(&ans);
-    return rc;
+    return post_to_campaign(c, a->pos[0], "issue", body);
 }
 
 static int jobs_get(struct cli *c, const struct cli_args *a)

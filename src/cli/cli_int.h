@@ -87,6 +87,10 @@ struct cli_cmd {
 extern const struct cli_cmd cli_campaign_cmds[];
 extern const struct cli_cmd cli_codes_cmds[];
 extern const struct cli_cmd cli_order_cmds[];
+extern const struct cli_cmd cli_token_cmds[];
+extern const struct cli_cmd cli_notify_cmds[]; /* template, message, webhook (cli_notify.c) */
+extern const struct cli_cmd cli_customer_cmds[];
+extern const struct cli_cmd cli_rule_cmds[]; /* rule, reminders (cli_rules.c) */
 
 /* The last occurrence of an option, or NULL when it was not given. */
 const struct cli_got *cli_arg(const struct cli_args *a, const char *name);

@@ -76,6 +76,11 @@ struct verdict core_decide(const struct campaign *c, const struct code *k, const
                            const struct customer_facts *cf, const struct order *o,
                            const char *customer_id, int64_t now);
 
+/* The customer part of the decision alone (issuing a code to someone):
+ * true when the segment and first-order rules admit `cf` (NULL or
+ * unknown: in no segment, no order). */
+bool core_customer_eligible(const struct campaign_rules *r, const struct customer_facts *cf);
+
 /* ---- codes: normalising, patterns, keyspace ---------------------------- */
 
 /* Upper-case letters and digits without the look-alikes 0 O 1 I L. */

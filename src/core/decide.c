@@ -19,39 +19,56 @@ static bool needs_customer(const struct campaign *c, const struct code *k)
            c->rules.first_order_only;
 }
 
-static bool in_segment(const struct campaign_rules *r, const struct customer_facts *cf)
+static bool has_segment(const struct customer_facts *cf, const char *name)
 {
-    for (size_t i = 0; i < cf->n_segments; i++) {
-        if (cf->segments[i] == NULL)
-            continue;
-        for (size_t j = 0; j < r->n_segments; j++)
-            if (r->segments[j] != NULL && strcmp(cf->segments[i], r->segments[j]) == 0)
-                return true;
-    }
+    if (cf == NULL || !cf->known || name == NULL)
+        return false;
+    for (size_t i = 0; i < cf->n_segments; i++)
+        if (cf->segments[i] != NULL && strcmp(cf->segments[i], name) == 0)
+            return true;
     return false;
 }
 
-/* Segment and first-order rules refuse an unknown customer: until the
- * store knows who someone is, admitting them would give the promotion to
- * exactly the people it was meant to exclude. */
+static bool in_segment(const struct campaign_rules *r, const struct customer_facts *cf)
+{
+    for (size_t j = 0; j < r->n_segments; j++)
+        if (has_segment(cf, r->segments[j]))
+            return true;
+    return false;
+}
+
+/* An unknown customer is in no segment and has placed no order, so a
+ * first-order campaign admits them and a segment campaign does not. */
 static bool eligible_customer(const struct campaign_rules *r, const struct customer_facts *cf)
 {
-    if (r->n_segments > 0 && (cf == NULL || !cf->known || !in_segment(r, cf)))
+    if (r->n_segments > 0 && !in_segment(r, cf))
         return false;
-    if (r->first_order_only && (cf == NULL || !cf->known || cf->order_count != 0))
+    if (r->first_order_only && cf != NULL && cf->known && cf->order_count != 0)
         return false;
     return true;
 }
 
+bool core_customer_eligible(const struct campaign_rules *r, const struct customer_facts *cf)
+{
+    return eligible_customer(r, cf);
+}
+
+/* Before the public start, members of the early-access segment may
+ * already use the campaign from its early start. */
+static bool early_access(const struct campaign *c, const struct customer_facts *cf, int64_t now)
+{
+    return c->early_segment != NULL && now >= c->early_starts_at && has_segment(cf, c->early_segment);
+}
+
 /* Window and state share one source with the status the API shows, so a
  * campaign shown "ended" never validates as merely "inactive". */
-static int state_reason(const struct campaign *c, int64_t now)
+static int state_reason(const struct campaign *c, const struct customer_facts *cf, int64_t now)
 {
     switch (core_campaign_status(c, now)) {
     case STATUS_ENDED:     return PROMO_CODE_EXPIRED;
     case STATUS_DRAFT:
     case STATUS_PAUSED:    return PROMO_CAMPAIGN_INACTIVE;
-    case STATUS_SCHEDULED: return PROMO_CODE_NOT_YET_VALID;
+    case STATUS_SCHEDULED: return early_access(c, cf, now) ? PROMO_OK : PROMO_CODE_NOT_YET_VALID;
     case STATUS_ACTIVE:    return PROMO_OK;
     }
     return PROMO_CAMPAIGN_INACTIVE;
@@ -93,7 +110,7 @@ struct verdict core_decide(const struct campaign *c, const struct code *k, const
         v.reason = PROMO_CODE_DISABLED;
         return v;
     }
-    if ((v.reason = state_reason(c, now)) != PROMO_OK)
+    if ((v.reason = state_reason(c, cf, now)) != PROMO_OK)
         return v;
     if (now > k->expires_at) {
         v.reason = PROMO_CODE_EXPIRED;

@@ -69,6 +69,10 @@ struct campaign {
     const char *metadata_json;  /* a JSON object as text, or NULL */
     enum campaign_state state;
     int64_t created_at, updated_at;
+    /* VIP early-bird window: members of early_segment may use the campaign
+     * from early_starts_at on, before the public starts_at. NULL: none. */
+    const char *early_segment;
+    int64_t early_starts_at;
 };
 
 struct code {
@@ -106,8 +110,9 @@ struct order {
     size_t n_items;
 };
 
-/* What a customer is known to be; until customers exist (issue 3) the store
- * passes known = false and any segment or first-order rule refuses. */
+/* What a customer is known to be: the segments they are in (set by hand
+ * and computed by the segment rules) and their orders. An unknown customer
+ * (known = false) is in no segment and has no orders. */
 struct customer_facts {
     bool known;
     const char **segments;

@@ -12,9 +12,11 @@
 #define R_ADMIN ROLE_ADMIN
 #define R_MANAGE (ROLE_ADMIN | ROLE_MARKETER)                /* change campaigns and codes */
 #define R_READ (ROLE_ADMIN | ROLE_MARKETER | ROLE_VIEWER)    /* read campaigns, codes, reports */
-#define R_USE (ROLE_ADMIN | ROLE_INTEGRATION)                 /* spend codes */
+#define R_USE (ROLE_ADMIN | ROLE_INTEGRATION)                 /* spend codes: validate, reserve, redeem, rollback */
 #define R_VALIDATE (ROLE_ADMIN | ROLE_INTEGRATION | ROLE_STOREFRONT)
-#define R_ORDERS (ROLE_ADMIN | ROLE_INTEGRATION | ROLE_MARKETER | ROLE_VIEWER) /* read uses */
+/* Reading uses is reporting: issue 4 gives integration only the calls that
+ * spend codes (validate, reserve, redeem, rollback), no reads. */
+#define R_ORDERS R_READ
 
 static const struct route routes[] = {
     {"GET", "/healthz", api_health, 0, JSON_MAX},
@@ -31,7 +33,7 @@ static const struct route routes[] = {
     {"GET", "/v1/campaigns/*/codes", api_codes_list, R_READ, JSON_MAX},
     {"POST", "/v1/campaigns/*/codes/import", api_codes_import, R_MANAGE, CSV_MAX},
     {"POST", "/v1/campaigns/*/issue", api_code_issue, R_MANAGE, JSON_MAX},
-    {"GET", "/v1/codes/*", api_code_get, R_READ | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/codes/*", api_code_get, R_READ, JSON_MAX},
     {"POST", "/v1/codes/*/disable", api_code_disable, R_MANAGE, JSON_MAX},
     {"GET", "/v1/jobs/*", api_job_get, R_READ, JSON_MAX},
     {"GET", "/v1/events", api_events_list, R_READ, JSON_MAX},
@@ -55,6 +57,42 @@ static const struct route routes[] = {
     {"DELETE", "/v1/oauth/clients/*", api_oauth_client_delete, R_ADMIN, JSON_MAX},
     /* Public: the client authenticates itself (Basic or form), RFC 6749 §4.4. */
     {"POST", "/oauth/token", api_oauth_token, 0, FORM_MAX},
+    {"POST", "/v1/templates", api_template_create, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/templates", api_template_list, R_READ, JSON_MAX},
+    {"GET", "/v1/templates/*", api_template_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/templates/*", api_template_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/templates/*", api_template_delete, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/templates/*/preview", api_template_preview, R_READ, JSON_MAX},
+    {"POST", "/v1/webhooks", api_webhook_create, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/webhooks", api_webhook_list, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/webhooks/*", api_webhook_get, R_ADMIN, JSON_MAX},
+    {"DELETE", "/v1/webhooks/*", api_webhook_delete, R_ADMIN, JSON_MAX},
+    {"POST", "/v1/messages", api_message_send, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/messages", api_message_list, R_READ, JSON_MAX},
+    {"GET", "/v1/messages/*", api_message_get, R_READ, JSON_MAX},
+    {"GET", "/v1/messages/*/attempts", api_message_attempts, R_READ, JSON_MAX},
+    {"POST", "/v1/messages/*/retry", api_message_retry, R_MANAGE, JSON_MAX},
+    /* customers, events, segments, scheduler (issue 3) */
+    {"PUT", "/v1/customers/*", api_customer_put, R_MANAGE | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/customers/*", api_customer_get, R_READ, JSON_MAX},
+    {"GET", "/v1/customers", api_customer_list, R_READ, JSON_MAX},
+    {"POST", "/v1/events", api_event_ingest, R_MANAGE | ROLE_INTEGRATION, JSON_MAX},
+    {"GET", "/v1/segments", api_segment_list, R_READ, JSON_MAX},
+    {"GET", "/v1/segments/*", api_segment_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/segments/*", api_segment_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/segments/*", api_segment_delete, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/tasks", api_task_list, R_MANAGE, JSON_MAX},
+    {"POST", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
+    {"GET", "/v1/test/clock", api_test_clock, R_ADMIN, JSON_MAX},
+    /* rules and expiry reminders (issue 3, part C) */
+    {"POST", "/v1/rules", api_rule_create, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/rules", api_rule_list, R_READ, JSON_MAX},
+    {"GET", "/v1/rules/*", api_rule_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/rules/*", api_rule_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/rules/*", api_rule_delete, R_MANAGE, JSON_MAX},
+    {"GET", "/v1/campaigns/*/reminders", api_reminders_get, R_READ, JSON_MAX},
+    {"PUT", "/v1/campaigns/*/reminders", api_reminders_put, R_MANAGE, JSON_MAX},
+    {"DELETE", "/v1/campaigns/*/reminders", api_reminders_delete, R_MANAGE, JSON_MAX},
 };
 
 /* Matches one pattern; on success writes parameter spans into params. */

@@ -70,6 +70,30 @@ static void count_status(struct api_ctx *ctx, int status)
         atomic_fetch_add(&ctx->requests[cls], 1);
 }
 
+/* Storefront tokens call /v1/validate from shoppers' browsers, on the
+ * shop's origin, not promo's: without these headers a browser would not
+ * send the call (or not let the page read the answer). Any origin may: the
+ * credential is a bearer token the page holds, never a cookie the browser
+ * adds by itself, so CORS opens nothing a script could not do with curl.
+ * Only this route: the other roles' tokens have no business in a browser.
+ * A preflight (204) also says what the real call may carry. */
+static bool cors_route(const char *path)
+{
+    return strcmp(path, "/v1/validate") == 0;
+}
+
+static void add_cors_headers(struct MHD_Response *resp, bool preflight)
+{
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    if (preflight) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type, Accept-Language");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    } else {
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After");
+    }
+}
+
 /* Sends w and releases what it holds. */
 static enum MHD_Result send_answer(struct MHD_Connection *c, struct api_ctx *ctx, struct api_resp *w)
 {
@@ -119,6 +143,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct api_ctx *ctx
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (w->header_name)
         MHD_add_response_header(resp, w->header_name, w->header_value);
+    if (w->cors)
+        add_cors_headers(resp, w->status == 204);
     /* A handler that sends its own challenge (the token endpoint's Basic) replaces this one. */
     if (w->status == 401 && !(w->header_name && strcasecmp(w->header_name, MHD_HTTP_HEADER_WWW_AUTHENTICATE) == 0))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"promo\"");
@@ -174,8 +200,15 @@ static const char *bearer(struct MHD_Connection *c)
  * role, then the handler. A refusal leaves its reason in r->refusal. */
 static void route(struct MHD_Connection *c, struct req_state *rs, struct api_req *r, struct api_resp *w)
 {
+    w->cors = cors_route(r->path);
     if (!api_guard_ip(r, w))
         return;
+    if (w->cors && strcmp(r->method, "OPTIONS") == 0) {
+        w->status = 204; /* the CORS preflight: no token, no body */
+        w->text = strdup("");
+        w->content_type = "text/plain";
+        return;
+    }
     if (rs->route_status == 404)
         return api_error(w, PROMO_NOT_FOUND, "no such route");
     if (rs->route_status == 405) {

@@ -58,7 +58,45 @@
     X(audit_list, (struct arena *a, const struct audit_filter *f, int64_t after_seq, int limit, struct audit_entry **out, size_t *n, int64_t *next_seq), (a, f, after_seq, limit, out, n, next_seq)) \
     V(audit_stats, (uint64_t *queued, uint64_t *dropped), (queued, dropped)) \
     X(sweep, (int64_t now), (now)) \
-    V(writer_stats, (uint64_t *batches, uint64_t *ops, uint64_t *busy_ns, uint64_t *commit_ns), (batches, ops, busy_ns, commit_ns))
+    V(writer_stats, (uint64_t *batches, uint64_t *ops, uint64_t *busy_ns, uint64_t *commit_ns), (batches, ops, busy_ns, commit_ns)) \
+    X(template_put, (const struct template_rec *t, bool create, const char *actor), (t, create, actor)) \
+    X(template_get, (struct arena *a, const char *id, struct template_rec *out), (a, id, out)) \
+    X(template_list, (struct arena *a, const char *cursor, int limit, struct template_rec **out, size_t *n, const char **next), (a, cursor, limit, out, n, next)) \
+    X(template_delete, (const char *id, int64_t now, const char *actor), (id, now, actor)) \
+    X(webhook_create, (const struct webhook *w, const char *actor), (w, actor)) \
+    X(webhook_get, (struct arena *a, const char *id, struct webhook *out), (a, id, out)) \
+    X(webhook_list, (struct arena *a, const char *cursor, int limit, struct webhook **out, size_t *n, const char **next), (a, cursor, limit, out, n, next)) \
+    X(webhook_delete, (const char *id, int64_t now, const char *actor), (id, now, actor)) \
+    X(message_enqueue, (const struct message *m, int64_t now_ms), (m, now_ms)) \
+    X(message_get, (struct arena *a, const char *id, struct message *out), (a, id, out)) \
+    X(message_list, (struct arena *a, const char *state, const char *channel, const char *cursor, int limit, struct message **out, size_t *n, const char **next), (a, state, channel, cursor, limit, out, n, next)) \
+    X(message_attempts, (struct arena *a, const char *id, struct message_attempt **out, size_t *n), (a, id, out, n)) \
+    X(message_retry, (struct arena *a, const char *id, int64_t now_ms, const char *actor, struct message *out), (a, id, now_ms, actor, out)) \
+    X(outbox_next_due, (int64_t *due), (due)) \
+    X(outbox_claim, (struct arena *a, int64_t now_ms, int64_t lease_ms, struct message *out), (a, now_ms, lease_ms, out)) \
+    X(outbox_counts, (int64_t *queued, int64_t *sending, int64_t *dead), (queued, sending, dead)) \
+    X(outbox_record, (const char *id, const struct message_attempt *at, bool dead, int64_t next_attempt_at), (id, at, dead, next_attempt_at)) \
+    X(customer_put, (struct arena *a, const struct customer *in, int64_t now, struct customer *out, bool *created), (a, in, now, out, created)) \
+    X(customer_get, (struct arena *a, const char *id, int64_t now, struct customer *out), (a, id, now, out)) \
+    X(customer_list, (struct arena *a, const char *segment, int64_t after_seq, int limit, int64_t now, struct customer **out, size_t *n, int64_t *next_seq), (a, segment, after_seq, limit, now, out, n, next_seq)) \
+    X(segment_put, (const struct segment_def *d, int64_t now, bool *created), (d, now, created)) \
+    X(segment_get, (struct arena *a, const char *name, struct segment_def *out), (a, name, out)) \
+    X(segment_list, (struct arena *a, struct segment_def **out, size_t *n), (a, out, n)) \
+    X(segment_delete, (const char *name, int64_t now), (name, now)) \
+    X(event_ingest, (struct arena *a, const struct ingest_event *e, int64_t now, bool *replay, const char **answer), (a, e, now, replay, answer)) \
+    X(task_schedule, (const char *kind, const char *key, int64_t due_at, const char *payload_json, int64_t now), (kind, key, due_at, payload_json, now)) \
+    X(tasks_due, (struct arena *a, int64_t now, int limit, struct task **out, size_t *n), (a, now, limit, out, n)) \
+    X(task_run, (const char *id, int64_t now), (id, now)) \
+    X(task_fail, (const char *id, const char *error, int64_t now), (id, error, now)) \
+    X(task_next_due, (int64_t *due_at), (due_at)) \
+    X(task_list, (struct arena *a, const char *kind, const char *state, int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq), (a, kind, state, after_seq, limit, out, n, next_seq)) \
+    X(rule_put, (const struct rule_rec *r, bool create, int64_t now), (r, create, now)) \
+    X(rule_get, (struct arena *a, const char *id, struct rule_rec *out), (a, id, out)) \
+    X(rule_list, (struct arena *a, const char *cursor, int limit, struct rule_rec **out, size_t *n, const char **next), (a, cursor, limit, out, n, next)) \
+    X(rule_delete, (const char *id, int64_t now), (id, now)) \
+    X(reminders_put, (const struct reminder_rec *r, int64_t now), (r, now)) \
+    X(reminders_get, (struct arena *a, const char *campaign_id, struct reminder_rec *out), (a, campaign_id, out)) \
+    X(reminders_delete, (const char *campaign_id, int64_t now), (campaign_id, now))
 
 struct sqlite_store;
 struct pg_store;
@@ -82,5 +120,7 @@ enum promo_err sqlite_ping(struct sqlite_store *st);
 enum promo_err pg_open(const char *url, struct pg_store **out, char *err, size_t errlen);
 void pg_close(struct pg_store *st);
 enum promo_err pg_ping(struct pg_store *st);
+/* Whether the PostgreSQL store has a feature family yet (pg_pending.c). */
+bool pg_supports(struct pg_store *st, enum store_feature f);
 
 #endif

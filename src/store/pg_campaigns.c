@@ -364,6 +364,10 @@ static enum promo_err tx_campaign_create(struct pg_store *st, struct pgc *c, voi
 
 enum promo_err pg_campaign_create(struct pg_store *st, const struct campaign *c)
 {
+    /* Early access needs segments, which are not on PostgreSQL yet: refused
+     * rather than stored without its window (pg_pending.c). */
+    if (c->early_segment)
+        return PROMO_NOT_ON_STORE;
     struct create_args ca = {c, st->shards};
     return pg_tx(st, tx_campaign_create, &ca);
 }
@@ -443,6 +447,8 @@ static enum promo_err tx_campaign_modify(struct pg_store *st, struct pgc *c, voi
     rc = m->fn(m->out, m->ctx, m->a, m->msg);
     if (rc != PROMO_OK)
         return rc;
+    if (m->out->early_segment)
+        return PROMO_NOT_ON_STORE; /* as in pg_campaign_create */
     m->out->updated_at = m->now;
     rc = campaign_write(c, SQL_CAMPAIGN_UPDATE, m->out, false);
     if (rc == PROMO_OK && (before.max_redemptions != m->out->limits.max_redemptions ||

@@ -807,6 +807,14 @@ static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
     return rc;
 }
 
+/* Times are whole seconds and r->now is cut down to its second, so
+ * now + ttl could lapse a hold up to a second early: one second more makes
+ * it live at least its ttl (as on SQLite). */
+static int64_t hold_expiry(const struct use_req *r)
+{
+    return r->now + r->ttl + 1;
+}
+
 /* A hold under the code's lock (pre: its row). */
 static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
 {
@@ -817,7 +825,7 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     rc = hold_read(c, ua->a, SQL_RSV_HELD, r->key, r->order->id, &hd);
     if (rc == PROMO_OK) {
         /* The same order again (a retried payment): its own hold, renewed. */
-        hd.r.expires_at = r->now + r->ttl;
+        hd.r.expires_at = hold_expiry(r);
         rc = pq_do(c, NULL, SQL_RSV_RENEW, "is", hd.r.expires_at, hd.r.id);
         if (rc == PROMO_OK)
             result_from_hold(res, &hd.r);
@@ -853,7 +861,7 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     h->order_amount = r->order->amount;
     h->discount = res->v.discount;
     h->points = res->v.points;
-    h->expires_at = r->now + r->ttl;
+    h->expires_at = hold_expiry(r);
     h->created_at = r->now;
     rc = pq_do(c, NULL, SQL_RSV_INSERT, "ssssssissiiiii", h->id, r->key, h->code, h->campaign_id, h->customer_id,
                h->order_id, h->order_amount, r->order->currency, h->discount_type, h->discount, h->points,

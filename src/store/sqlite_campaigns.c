@@ -18,6 +18,14 @@ enum promo_err event_log(struct conn *c, const char *type, int64_t at, const cha
                          const char *code_key, const char *customer_id, const char *order_id,
                          const char *subject_id, const char *reason, const char *data_json)
 {
+    return event_log_opts(c, type, at, campaign_id, code_key, customer_id, order_id, subject_id, reason,
+                          data_json, true);
+}
+
+enum promo_err event_log_opts(struct conn *c, const char *type, int64_t at, const char *campaign_id,
+                              const char *code_key, const char *customer_id, const char *order_id,
+                              const char *subject_id, const char *reason, const char *data_json, bool fanout)
+{
     sqlite3_stmt *s = conn_stmt(c, SQL_EVENT);
     if (!s)
         return PROMO_INTERNAL;
@@ -33,7 +41,15 @@ enum promo_err event_log(struct conn *c, const char *type, int64_t at, const cha
     bind_text(s, 8, subject_id);
     bind_text(s, 9, reason);
     bind_text(s, 10, data_json ? data_json : "{}");
-    return step_done(c, s);
+    enum promo_err rc = step_done(c, s);
+    if (rc != PROMO_OK || !fanout)
+        return rc;
+    /* Webhook subscribers get the event through the outbox, in this same
+     * transaction: no event is committed without its deliveries queued. */
+    struct event ev = {.at = at, .id = id, .type = type, .campaign_id = campaign_id, .code_key = code_key,
+                       .customer_id = customer_id, .order_id = order_id, .subject_id = subject_id,
+                       .reason = reason, .data = data_json};
+    return outbox_fanout(c, &ev);
 }
 
 #define EVENT_COLS "seq, at, id, type, campaign_id, code_key, customer_id, order_id, subject_id, reason, data"
@@ -99,7 +115,7 @@ enum promo_err sqlite_events_list(struct sqlite_store *st, struct arena *a, cons
     " starts_at, ends_at, timezone, max_redemptions, per_customer, max_discount_total, max_issued," \
     " min_order_amount, categories, exclude_categories, segments, first_order_only,"               \
     " code_validity_days, metadata, state, created_at, updated_at, issued, redeemed, rolled_back,"  \
-    " discount_total, revenue, held, held_discount, seq"
+    " discount_total, revenue, held, held_discount, seq, early_segment, early_starts_at"
 
 static const char **json_to_strv(struct arena *a, const char *text, size_t *n)
 {
@@ -172,6 +188,26 @@ static void row_to_campaign(sqlite3_stmt *s, struct arena *a, struct campaign *c
     }
     if (seq)
         *seq = sqlite3_column_int64(s, 32);
+    c->early_segment = col_text(s, 33, a);
+    c->early_starts_at = col_opt(s, 34, 0);
+}
+
+/* The early-access window lives in columns of migration 005, written by
+ * their own statement after the definition's INSERT or UPDATE. */
+static const char SQL_CAMPAIGN_EARLY[] = "UPDATE campaigns SET early_segment = ?, early_starts_at = ? WHERE id = ?";
+
+static enum promo_err campaign_write_early(struct conn *c, const struct campaign *cp)
+{
+    sqlite3_stmt *s = conn_stmt(c, SQL_CAMPAIGN_EARLY);
+    if (!s)
+        return PROMO_INTERNAL;
+    bind_text(s, 1, cp->early_segment);
+    if (cp->early_segment)
+        bind_i64(s, 2, cp->early_starts_at);
+    else
+        sqlite3_bind_null(s, 2);
+    bind_text(s, 3, cp->id);
+    return step_done(c, s);
 }
 
 /* Binds the definition columns 1..24 shared by INSERT and UPDATE. */
@@ -265,6 +301,10 @@ static enum promo_err op_campaign_create(struct sqlite_store *st, struct conn *c
     bind_campaign(s, cp);
     bind_i64(s, 25, cp->created_at);
     enum promo_err rc = step_done(c, s);
+    if (rc == PROMO_OK)
+        rc = campaign_write_early(c, cp);
+    if (rc == PROMO_OK)
+        rc = tasks_schedule_campaign(c, cp, cp->created_at);
     if (rc != PROMO_OK)
         return rc;
     char *data = campaign_event_json(cp);
@@ -363,6 +403,10 @@ static enum promo_err op_campaign_modify(struct sqlite_store *st, struct conn *c
         return PROMO_INTERNAL;
     bind_campaign(s, m->out);
     rc = step_done(c, s);
+    if (rc == PROMO_OK)
+        rc = campaign_write_early(c, m->out);
+    if (rc == PROMO_OK)
+        rc = tasks_schedule_campaign(c, m->out, m->now);
     if (rc != PROMO_OK)
         return rc;
     char *data = campaign_event_json(m->out);

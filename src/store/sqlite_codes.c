@@ -511,10 +511,8 @@ static const char SQL_CODE_ASSIGN[] =
     "UPDATE codes SET customer_id = ?, channel = ?, pooled = 0, issued_at = ?, expires_at = ?"
     " WHERE code_key = ?";
 
-static enum promo_err op_issue(struct sqlite_store *st, struct conn *c, void *arg)
+static enum promo_err issue_tx(struct conn *c, struct key_args *ka)
 {
-    (void)st;
-    struct key_args *ka = arg;
     struct campaign cp;
     struct campaign_counts counts;
     enum promo_err rc = campaign_read(c, ka->a, ka->campaign_id, &cp, &counts);
@@ -523,10 +521,15 @@ static enum promo_err op_issue(struct sqlite_store *st, struct conn *c, void *ar
     enum campaign_status status = core_campaign_status(&cp, ka->now);
     if (status == STATUS_ENDED || status == STATUS_PAUSED || status == STATUS_DRAFT)
         return PROMO_CAMPAIGN_INACTIVE;
-    /* Until customers and segments exist (see the automation issue), a
-     * campaign limited to segments or first orders cannot vouch for anyone. */
-    if (cp.rules.n_segments > 0 || cp.rules.first_order_only)
-        return PROMO_CUSTOMER_NOT_ELIGIBLE;
+    /* Segment and first-order rules apply to who may be given a code, read
+     * in the same transaction as the issue. */
+    if (cp.rules.n_segments > 0 || cp.rules.first_order_only) {
+        struct customer_facts cf;
+        if ((rc = customer_facts_read(c, ka->a, ka->customer_id, &cf)) != PROMO_OK)
+            return rc;
+        if (!core_customer_eligible(&cp.rules, &cf))
+            return PROMO_CUSTOMER_NOT_ELIGIBLE;
+    }
     if (cp.limits.per_customer != PROMO_UNLIMITED) {
         sqlite3_stmt *s = conn_stmt(c, SQL_CUSTOMER_CODES);
         if (!s)
@@ -576,9 +579,31 @@ static enum promo_err op_issue(struct sqlite_store *st, struct conn *c, void *ar
     json_decref(ev);
     rc = event_log(c, "code_issued", ka->now, cp.id, key, ka->customer_id, NULL, NULL, NULL, data);
     free(data);
+    /* Expiry reminders are scheduled with the issue, so a code given out
+     * is never without its reminders whatever crashes (docs/automation.md). */
+    if (rc == PROMO_OK && exp != PROMO_TIME_MAX)
+        rc = reminders_schedule(c, cp.id, key, ka->customer_id, exp, ka->now);
     if (rc == PROMO_OK)
         rc = code_read(c, ka->a, key, ka->now, ka->out);
     return rc;
+}
+
+static enum promo_err op_issue(struct sqlite_store *st, struct conn *c, void *arg)
+{
+    (void)st;
+    return issue_tx(c, arg);
+}
+
+enum promo_err code_issue_tx(struct conn *c, struct arena *a, const char *campaign_id, const char *customer_id,
+                             const char *channel, const struct codegen *g, int64_t now, struct code_info *out)
+{
+    struct key_args ka = {a, NULL, campaign_id, customer_id, channel, g, now, out};
+    return issue_tx(c, &ka);
+}
+
+enum promo_err code_info_read(struct conn *c, struct arena *a, const char *key, int64_t now, struct code_info *out)
+{
+    return code_read(c, a, key, now, out);
 }
 
 enum promo_err sqlite_code_issue(struct sqlite_store *st, struct arena *a, const char *campaign_id,

@@ -130,6 +130,8 @@ static void conn_close(struct conn *c)
 {
     if (!c)
         return;
+    hook_cache_free(c);
+    seg_cache_free(c);
     for (int i = 0; i < CONN_STMT_SLOTS; i++)
         if (c->slots[i].stmt)
             sqlite3_finalize(c->slots[i].stmt);
@@ -255,6 +257,7 @@ static void writer_batch(struct sqlite_store *st, struct wop *batch)
     int64_t t1 = time_mono_ns();
     if (ok && conn_exec(c, "COMMIT") != 0) {
         conn_exec(c, "ROLLBACK");
+        seg_cache_free(c); /* it may hold a rule of the undone batch */
         for (struct wop *w = batch; w; w = w->next)
             w->rc = PROMO_INTERNAL;
     }

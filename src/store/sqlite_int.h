@@ -18,6 +18,8 @@ struct conn {
         sqlite3_stmt *stmt;
     } slots[CONN_STMT_SLOTS];
     struct conn *next_free;
+    struct hook_cache *hooks; /* writer only: webhook subscriptions (sqlite_outbox.c); NULL: load */
+    struct seg_set *segs; /* writer: parsed segment rules (sqlite_customers.c), NULL until needed */
 };
 
 /* A unit of work for the writer: fn runs inside the batch transaction,
@@ -94,7 +96,72 @@ enum promo_err sweep_holds(struct conn *c, int64_t now);
  * store_close after the writer stopped. 0 or -1. */
 int audit_queue_open(struct sqlite_store *st);
 void audit_queue_close(struct sqlite_store *st);
+/* ---- the outbox (sqlite_outbox.c) ----------------------------------------- */
+/* event_log with the webhook fan-out optional: events about webhook
+ * deliveries are not delivered to webhooks (a dead receiver would loop). */
+enum promo_err event_log_opts(struct conn *c, const char *type, int64_t at, const char *campaign_id,
+                              const char *code_key, const char *customer_id, const char *order_id,
+                              const char *subject_id, const char *reason, const char *data_json, bool fanout);
+/* Queues one outbox row per live webhook subscribed to ev->type (or "*"),
+ * inside the caller's transaction. The subscriptions are cached on the
+ * writer's connection, so an event nobody subscribes to costs a scan of a
+ * short in-memory list. */
+enum promo_err outbox_fanout(struct conn *c, const struct event *ev);
+/* Queues a message inside the caller's writer transaction (part C's rules
+ * call this): m->id, channel, recipient and the content must be set;
+ * state, attempts and times are set here (due at once, at now_ms). Writes
+ * `message_queued`. */
+enum promo_err outbox_enqueue(struct conn *c, const struct message *m, int64_t now_ms);
+/* Reads a live template inside a transaction (rules render with it). */
+enum promo_err template_read(struct conn *c, struct arena *a, const char *id, struct template_rec *out);
+/* Drops the writer connection's subscription cache (conn_close, and every
+ * change of a webhook). */
+void hook_cache_free(struct conn *c);
+
 /* Next value of a table's seq for SQLite rowid tables is automatic; ids are
  * random (util_rand_id). */
+
+/* ---- customers and tasks (sqlite_customers.c, sqlite_tasks.c) ----------- */
+/* A redemption (amount paid after the discount) or its rollback changes
+ * the customer's orders; facts and segments follow in the same
+ * transaction. customer_id NULL: nothing to do. */
+enum promo_err customer_order_add(struct conn *c, const char *customer_id, const char *order_id, int64_t amount,
+                                  int64_t at, const char *source);
+enum promo_err customer_order_remove(struct conn *c, const char *customer_id, const char *order_id, int64_t now);
+/* Frees the connection's cached segment rules (conn_close). */
+void seg_cache_free(struct conn *c);
+/* Re-evaluates every customer's segments at `now` (after a segment
+ * changed), or up to `limit` customers after `after_seq` in creation order
+ * (*n of them, the last one's seq in *last_seq: the periodic task's
+ * chunks, so no transaction holds the writer for the whole table). */
+enum promo_err customers_refresh_all(struct conn *c, int64_t now);
+enum promo_err customers_refresh_page(struct conn *c, int64_t after_seq, int limit, int64_t now, int64_t *last_seq,
+                                      int *n);
+/* Reads what core_decide needs of a customer: segments by hand and
+ * computed, and the order count. Unknown: cf->known false. */
+enum promo_err customer_facts_read(struct conn *c, struct arena *a, const char *id, struct customer_facts *cf);
+/* Schedules the campaign's start and end transitions still ahead of `now`. */
+enum promo_err tasks_schedule_campaign(struct conn *c, const struct campaign *cp, int64_t now);
+
+/* ---- rules and reminders (sqlite_rules.c, sqlite_codes.c) -------------- */
+/* store_code_issue inside the caller's writer transaction (a rule step
+ * issues with all the campaign's limits). Refusals write nothing. */
+enum promo_err code_issue_tx(struct conn *c, struct arena *a, const char *campaign_id, const char *customer_id,
+                             const char *channel, const struct codegen *g, int64_t now, struct code_info *out);
+/* Reads a code by its key inside a transaction. */
+enum promo_err code_info_read(struct conn *c, struct arena *a, const char *key, int64_t now, struct code_info *out);
+/* Schedules the campaign's expiry reminders (if it has any) of a code
+ * issued to customer_id that expires at expires_at. */
+enum promo_err reminders_schedule(struct conn *c, const char *campaign_id, const char *code_key,
+                                  const char *customer_id, int64_t expires_at, int64_t now);
+/* A client event landed (in its transaction): schedules the steps of the
+ * enabled rules it triggers and cancels the pending steps it cancels. */
+enum promo_err rules_on_event(struct conn *c, const char *type, const char *customer_id, const char *event_id,
+                              const char *props_json, int64_t at, int64_t now);
+/* A customer entered a segment: schedules the steps of the rules on it. */
+enum promo_err rules_on_segment(struct conn *c, const char *customer_id, const char *segment, int64_t now);
+/* The scheduler's effects of kinds rule_step and expiry_reminder. */
+enum promo_err rule_step_run(struct conn *c, struct arena *a, const struct task *t, int64_t now, bool *skipped);
+enum promo_err reminder_run(struct conn *c, struct arena *a, const struct task *t, int64_t now, bool *skipped);
 
 #endif

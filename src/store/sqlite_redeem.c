@@ -69,9 +69,12 @@ static enum promo_err decide(struct conn *c, struct arena *a, const struct use_r
             u.customer_redemptions = sqlite3_column_int64(s, 0);
         sqlite3_reset(s);
     }
-    /* Customers and segments arrive with the automation issue; until then
-     * nobody is known, so segment and first-order rules refuse. */
+    /* Segments (by hand and computed) and orders of the customer, read in
+     * the same transaction as the decision, when a rule looks at them. */
     struct customer_facts cf = {.known = false};
+    bool needs_facts = cp->rules.n_segments > 0 || cp->rules.first_order_only || cp->early_segment != NULL;
+    if (needs_facts && (rc = customer_facts_read(c, a, r->customer_id, &cf)) != PROMO_OK)
+        return rc;
     res->v = core_decide(cp, &k, &u, &cf, r->order, r->customer_id, r->now);
     snprintf(res->campaign_id, sizeof res->campaign_id, "%s", k.campaign_id);
     snprintf(res->code, sizeof res->code, "%s", k.code);
@@ -286,8 +289,13 @@ static enum promo_err redemption_write(struct conn *c, struct arena *a, const ch
     enum promo_err rc = step_done(c, s);
     if (rc != PROMO_OK)
         return rc;
-    return event_log(c, "redeemed", out->created_at, out->campaign_id, key, out->customer_id,
-                     out->order_id, out->id, NULL, event_data);
+    rc = event_log(c, "redeemed", out->created_at, out->campaign_id, key, out->customer_id,
+                   out->order_id, out->id, NULL, event_data);
+    /* The customer's facts count the order at what they paid. */
+    if (rc == PROMO_OK)
+        rc = customer_order_add(c, out->customer_id, out->order_id, out->order_amount - out->discount,
+                                out->created_at, "redemption");
+    return rc;
 }
 
 /* ---- holds ---------------------------------------------------------------- */
@@ -611,6 +619,15 @@ static const char SQL_RSV_INSERT[] =
     "INSERT INTO reservations (id, code_key, code, campaign_id, customer_id, order_id, order_amount,"
     " currency, discount_type, discount, points, state, expires_at, created_at)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,'held',?,?)";
+/* Times are whole seconds and r->now is cut down to its second, so
+ * now + ttl could lapse a hold up to a second early (a 1 s hold made at
+ * x.99 s would end 10 ms later): one second more makes it live at least
+ * its ttl, and at most a second longer. */
+static int64_t hold_expiry(const struct use_req *r)
+{
+    return r->now + r->ttl + 1;
+}
+
 static const char SQL_RSV_RENEW[] = "UPDATE reservations SET expires_at = ? WHERE id = ?";
 
 static enum promo_err op_reserve(struct sqlite_store *st, struct conn *c, void *arg)
@@ -624,7 +641,7 @@ static enum promo_err op_reserve(struct sqlite_store *st, struct conn *c, void *
     enum promo_err rc = reservation_read(c, ua->a, SQL_RSV_HELD, r->key, r->order->id, &h, NULL);
     if (rc == PROMO_OK) {
         /* The same order again (a retried payment): its own hold, renewed. */
-        h.expires_at = r->now + r->ttl;
+        h.expires_at = hold_expiry(r);
         sqlite3_stmt *s = conn_stmt(c, SQL_RSV_RENEW);
         if (!s)
             return PROMO_INTERNAL;
@@ -665,7 +682,7 @@ static enum promo_err op_reserve(struct sqlite_store *st, struct conn *c, void *
     h.order_amount = r->order->amount;
     h.discount = res->v.discount;
     h.points = res->v.points;
-    h.expires_at = r->now + r->ttl;
+    h.expires_at = hold_expiry(r);
     h.created_at = r->now;
     sqlite3_stmt *s = conn_stmt(c, SQL_RSV_INSERT);
     if (!s)
@@ -815,6 +832,8 @@ static enum promo_err op_rollback(struct sqlite_store *st, struct conn *c, void 
     rc = event_log(c, "redemption_rolled_back", ia->now, r->campaign_id, key, r->customer_id,
                    r->order_id, r->id, ia->reason, data);
     free(data);
+    if (rc == PROMO_OK)
+        rc = customer_order_remove(c, r->customer_id, r->order_id, ia->now);
     return rc;
 }
 

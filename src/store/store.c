@@ -50,6 +50,16 @@ enum promo_err store_ping(struct store *st)
     return st->pg ? pg_ping(st->pg) : sqlite_ping(st->sq);
 }
 
+bool store_supports(struct store *st, enum store_feature f)
+{
+    return st->pg ? pg_supports(st->pg, f) : true;
+}
+
+const char *store_backend_name(struct store *st)
+{
+    return st->pg ? "PostgreSQL" : "SQLite";
+}
+
 #define DISPATCH_X(name, params, args)                                                          \
     enum promo_err store_##name(struct store *st, STORE_STRIP params)                           \
     {                                                                                           \

@@ -319,6 +319,79 @@ enum promo_err store_audit_list(struct store *st, struct arena *a, const struct 
 /* Rows waiting for the writer now, and rows dropped since the store opened. */
 void store_audit_stats(struct store *st, uint64_t *queued, uint64_t *dropped);
 
+/* ---- templates, webhooks and the outbox (sqlite_outbox.c) ------------------ */
+struct template_rec {
+    const char *id, *name;
+    const char *subject, *body_text, *body_html; /* NULL: none */
+    int64_t created_at, updated_at;
+};
+/* Stores a new template (create) or replaces a live one's content
+ * (PROMO_NOT_FOUND when there is none), with `template_created` /
+ * `template_updated`. The caller checked the texts (tpl_check). */
+enum promo_err store_template_put(struct store *st, const struct template_rec *t, bool create, const char *actor);
+enum promo_err store_template_get(struct store *st, struct arena *a, const char *id, struct template_rec *out);
+enum promo_err store_template_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                                   struct template_rec **out, size_t *n, const char **next);
+/* Marks it deleted (`template_deleted`); queued messages keep their text. */
+enum promo_err store_template_delete(struct store *st, const char *id, int64_t now, const char *actor);
+
+struct webhook {
+    const char *id, *url;
+    const char *event_types; /* a JSON array as text: ["redeemed", ...] or ["*"] */
+    const char *secret;      /* signs deliveries; only read by the delivery workers and at creation */
+    const char *description;
+    int64_t created_at;
+};
+enum promo_err store_webhook_create(struct store *st, const struct webhook *w, const char *actor);
+/* A live subscription (deleted ones are PROMO_NOT_FOUND), secret included. */
+enum promo_err store_webhook_get(struct store *st, struct arena *a, const char *id, struct webhook *out);
+enum promo_err store_webhook_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                                  struct webhook **out, size_t *n, const char **next);
+enum promo_err store_webhook_delete(struct store *st, const char *id, int64_t now, const char *actor);
+
+/* An outbox row. Times in Unix milliseconds. */
+struct message {
+    const char *id, *channel, *state, *recipient, *recipient_name;
+    const char *webhook_id, *event_id, *event_type, *template_id, *customer_id;
+    const char *subject, *body_text, *body_html, *last_error;
+    int64_t attempts, retry_base, next_attempt_at, created_at, sent_at;
+};
+struct message_attempt {
+    int64_t n, started_at, duration_ms;
+    bool ok;
+    int64_t status; /* HTTP status or SMTP reply code; 0: none (no answer) */
+    const char *error;
+};
+/* Queues a message (POST /v1/messages) with `message_queued`. */
+enum promo_err store_message_enqueue(struct store *st, const struct message *m, int64_t now_ms);
+enum promo_err store_message_get(struct store *st, struct arena *a, const char *id, struct message *out);
+/* Oldest first after the id `cursor`, filtered by state and channel (NULL: any). */
+enum promo_err store_message_list(struct store *st, struct arena *a, const char *state, const char *channel,
+                                  const char *cursor, int limit, struct message **out, size_t *n,
+                                  const char **next);
+/* Every attempt of a message, first first (at most 1000). */
+enum promo_err store_message_attempts(struct store *st, struct arena *a, const char *id,
+                                      struct message_attempt **out, size_t *n);
+/* Queues a dead message again with a fresh allowance of attempts
+ * (`message_retried`); PROMO_CONFLICT unless it is dead. */
+enum promo_err store_message_retry(struct store *st, struct arena *a, const char *id, int64_t now_ms,
+                                   const char *actor, struct message *out);
+/* The delivery workers: the earliest next_attempt_at of a queued or
+ * claimed message (*due 0: none); a reader query, no write. */
+enum promo_err store_outbox_next_due(struct store *st, int64_t *due);
+/* Claims the most overdue message due at now_ms (queued, or claimed by a
+ * worker whose claim lapsed): state `sending` until now_ms + lease_ms.
+ * PROMO_NOT_FOUND when none is due. */
+enum promo_err store_outbox_claim(struct store *st, struct arena *a, int64_t now_ms, int64_t lease_ms,
+                                  struct message *out);
+/* Records an attempt of a claimed message and its outcome: ok → `sent`
+ * (`message_sent`); else `dead` when `dead` (`message_dead`), else queued
+ * again at next_attempt_at. */
+/* Messages by state now, for /metrics. */
+enum promo_err store_outbox_counts(struct store *st, int64_t *queued, int64_t *sending, int64_t *dead);
+enum promo_err store_outbox_record(struct store *st, const char *id, const struct message_attempt *at, bool dead,
+                                   int64_t next_attempt_at);
+
 /* ---- maintenance --------------------------------------------------------- */
 /* Ends lapsed holds (gives their uses back, logs `reservation_expired`). */
 enum promo_err store_sweep(struct store *st, int64_t now);
@@ -329,5 +402,137 @@ void store_writer_stats(struct store *st, uint64_t *batches, uint64_t *ops, uint
                         uint64_t *commit_ns);
 /* Health: the store answers a trivial query. */
 enum promo_err store_ping(struct store *st);
+
+/* ---- customers, segments, ingested events (sqlite_customers.c) ---------- */
+/* A customer: the profile a client PUTs and the facts the server keeps
+ * current (from purchase events and redemptions, in their transaction).
+ * JSON members are texts: segments (set by hand) and computed (put there
+ * by the segment rules) are arrays of names, attributes an object. Times
+ * 0: never. spent_365d is computed when read, at `now`. */
+struct customer {
+    const char *id, *name, *email, *phone, *locale;
+    const char *segments_json, *attributes_json, *computed_json;
+    int64_t signup_at, first_order_at, last_order_at, last_seen_at;
+    int64_t order_count, total_spent, spent_365d;
+    int64_t created_at, updated_at, seq;
+};
+/* Creates or replaces the profile of in->id (facts untouched), logs
+ * `customer_created` or `customer_updated` and re-evaluates the customer's
+ * segments (`segment_entered` / `segment_left`), in one transaction. */
+enum promo_err store_customer_put(struct store *st, struct arena *a, const struct customer *in, int64_t now,
+                                  struct customer *out, bool *created);
+enum promo_err store_customer_get(struct store *st, struct arena *a, const char *id, int64_t now,
+                                  struct customer *out);
+/* Customers in creation order after `after_seq`; segment NULL: all, else
+ * those in it (by hand or computed). *next_seq 0 at the end. */
+enum promo_err store_customer_list(struct store *st, struct arena *a, const char *segment, int64_t after_seq,
+                                   int limit, int64_t now, struct customer **out, size_t *n, int64_t *next_seq);
+
+struct segment_def {
+    const char *name, *rule_json, *description;
+    int64_t created_at, updated_at, members;
+};
+/* Stores a segment whose rule the caller checked (core_segment_parse) and
+ * re-evaluates every customer against it, logging `segment_saved` and each
+ * entry and exit, in one transaction. */
+enum promo_err store_segment_put(struct store *st, const struct segment_def *d, int64_t now, bool *created);
+enum promo_err store_segment_get(struct store *st, struct arena *a, const char *name, struct segment_def *out);
+enum promo_err store_segment_list(struct store *st, struct arena *a, struct segment_def **out, size_t *n);
+/* Removes a segment; its computed members leave it (`segment_left`). */
+enum promo_err store_segment_delete(struct store *st, const char *name, int64_t now);
+
+/* A client event (POST /v1/events). The store keeps facts current:
+ * any event → last_seen; signup → signup_at (the first); purchase with
+ * order_id and amount → an order. The customer is created when unknown. */
+struct ingest_event {
+    const char *id, *type, *customer_id;
+    const char *properties_json; /* object text */
+    const char *request_hash;    /* of the body, for the id's replays */
+    const char *answer_json;     /* what the caller answers; kept for replays */
+    const char *order_id;        /* purchase */
+    int64_t amount;              /* purchase; -1: none */
+    int64_t occurred_at;
+};
+/* Stores and logs the event in one transaction. A replay of the same id
+ * with the same request_hash: PROMO_OK, *replay true and *answer the
+ * first answer; with another hash: PROMO_CONFLICT. */
+enum promo_err store_event_ingest(struct store *st, struct arena *a, const struct ingest_event *e, int64_t now,
+                                  bool *replay, const char **answer);
+
+/* ---- the scheduler's tasks (sqlite_tasks.c) ------------------------------ */
+/* A persistent unit of scheduled work. `key` is unique: scheduling the same
+ * key twice is one task. A kind's effect runs in the writer's transaction
+ * that also marks the task done, so it runs at most once, and a task not
+ * done survives restarts. Kinds: campaign_start, campaign_end,
+ * segments_refresh, codes_expire (see sqlite_tasks.c's table; part C adds its
+ * own). */
+struct task {
+    const char *id, *kind, *key, *payload, *state, *last_error;
+    int64_t due_at, attempts, created_at, done_at, seq;
+};
+/* Inserts a pending task unless one with the key exists. */
+enum promo_err store_task_schedule(struct store *st, const char *kind, const char *key, int64_t due_at,
+                                   const char *payload_json, int64_t now);
+/* Pending tasks with due_at <= now, earliest first, at most `limit`. */
+enum promo_err store_tasks_due(struct store *st, struct arena *a, int64_t now, int limit, struct task **out,
+                               size_t *n);
+/* Claims, runs and completes one task in one transaction: PROMO_OK when it
+ * ran (or was already done: nothing happens twice); an error leaves it
+ * pending for store_task_fail. */
+enum promo_err store_task_run(struct store *st, const char *id, int64_t now);
+/* Counts a failed attempt: retried later (backoff), failed after 5. */
+enum promo_err store_task_fail(struct store *st, const char *id, const char *error, int64_t now);
+/* Earliest due_at of a pending task, or 0 when none. */
+enum promo_err store_task_next_due(struct store *st, int64_t *due_at);
+/* Tasks by seq after `after_seq`, filtered by kind/state (NULL: any). */
+enum promo_err store_task_list(struct store *st, struct arena *a, const char *kind, const char *state,
+                               int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq);
+
+
+/* ---- rules and expiry reminders (sqlite_rules.c) ------------------------- */
+/* A rule (core/rule.h): the body as checked JSON text; name and enabled
+ * are copies of its members. */
+struct rule_rec {
+    const char *id, *name, *body_json;
+    bool enabled;
+    int64_t created_at, updated_at;
+};
+/* Creates (create) or replaces a live rule (PROMO_NOT_FOUND when none),
+ * with `rule_created` / `rule_updated`. The caller checked the body. */
+enum promo_err store_rule_put(struct store *st, const struct rule_rec *r, bool create, int64_t now);
+enum promo_err store_rule_get(struct store *st, struct arena *a, const char *id, struct rule_rec *out);
+/* Oldest first after the id `cursor` (NULL: from the start). */
+enum promo_err store_rule_list(struct store *st, struct arena *a, const char *cursor, int limit,
+                               struct rule_rec **out, size_t *n, const char **next);
+/* Deletes it (`rule_deleted`); its pending steps are skipped when due. */
+enum promo_err store_rule_delete(struct store *st, const char *id, int64_t now);
+
+/* A campaign's expiry reminders: offsets_json a JSON array of days before
+ * the expiry ([3,1,0]); webhook_id only for the webhook channel. */
+struct reminder_rec {
+    const char *campaign_id, *offsets_json, *template_id, *channel, *webhook_id;
+    int64_t updated_at;
+};
+/* Sets them (PROMO_NOT_FOUND for an unknown campaign); codes issued from
+ * then on get their reminders scheduled. */
+enum promo_err store_reminders_put(struct store *st, const struct reminder_rec *r, int64_t now);
+enum promo_err store_reminders_get(struct store *st, struct arena *a, const char *campaign_id,
+                                   struct reminder_rec *out);
+enum promo_err store_reminders_delete(struct store *st, const char *campaign_id, int64_t now);
+
+/* ---- what the backend has (store.c) ---------------------------------------- */
+/* Feature families a backend may not have yet: the PostgreSQL store is
+ * ported to main's later features family by family (pg_pending.c). The
+ * store functions of a missing family answer PROMO_NOT_ON_STORE; the
+ * scheduler and delivery threads are not started without theirs. */
+enum store_feature {
+    STORE_F_CUSTOMERS, /* customers, client events, segments, customer facts */
+    STORE_F_TASKS,     /* the scheduler's tasks and the test clock's effects */
+    STORE_F_OUTBOX,    /* templates, webhooks, messages, delivery */
+    STORE_F_RULES,     /* rules and expiry reminders */
+};
+bool store_supports(struct store *st, enum store_feature f);
+/* "SQLite" or "PostgreSQL", for log lines. */
+const char *store_backend_name(struct store *st);
 
 #endif

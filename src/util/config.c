@@ -38,6 +38,20 @@ static const struct key KEYS[] = {
     {"bruteforce", "window_seconds", K_INT, AT(bf_window_s), 1, 86400},
     {"bruteforce", "block_seconds", K_INT, AT(bf_block_s), 1, 7 * 86400},
     {"proxy", "trust_forwarded_for", K_BOOL, AT(trust_forwarded_for), 0, 1},
+    {"smtp", "host", K_STR, AT(smtp_host), 1, CONFIG_STR_MAX - 1},
+    {"smtp", "port", K_INT, AT(smtp_port), 1, 65535},
+    {"smtp", "from", K_STR, AT(smtp_from), 3, CONFIG_STR_MAX - 1},
+    {"smtp", "username", K_STR, AT(smtp_username), 1, CONFIG_STR_MAX - 1},
+    {"smtp", "password", K_STR, AT(smtp_password), 1, CONFIG_STR_MAX - 1},
+    {"smtp", "starttls", K_BOOL, AT(smtp_starttls), 0, 1},
+    {"delivery", "max_attempts", K_INT, AT(dlv_max_attempts), 1, 100},
+    {"delivery", "backoff_base_ms", K_INT, AT(dlv_backoff_base_ms), 1, 3600000},
+    {"delivery", "backoff_cap_ms", K_INT, AT(dlv_backoff_cap_ms), 1, 7 * 86400000LL},
+    {"delivery", "timeout_ms", K_INT, AT(dlv_timeout_ms), 100, 600000},
+    {"delivery", "connect_timeout_ms", K_INT, AT(dlv_connect_timeout_ms), 100, 600000},
+    {"delivery", "workers", K_INT, AT(dlv_workers), 1, 64},
+    {"delivery", "poll_ms", K_INT, AT(dlv_poll_ms), 10, 60000},
+    {"server", "test_clock", K_BOOL, AT(test_clock), 0, 1},
 };
 #undef AT
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
@@ -54,6 +68,16 @@ void config_defaults(struct config *c)
         .bf_window_s = 60,
         .bf_block_s = 300,
         .trust_forwarded_for = false,
+        .smtp_port = 25,
+        .smtp_from = "promo@localhost",
+        .smtp_starttls = true,
+        .dlv_max_attempts = 8,
+        .dlv_backoff_base_ms = 1000,
+        .dlv_backoff_cap_ms = 3600000,
+        .dlv_timeout_ms = 10000,
+        .dlv_connect_timeout_ms = 5000,
+        .dlv_workers = 4,
+        .dlv_poll_ms = 200,
     };
 }
 
@@ -195,9 +219,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
 {
     struct parse *ps = user;
     if (!*section)
-        return fail(ps, "'%.64s' is outside a section ([server], [limits], [bruteforce] or [proxy])", name);
+        return fail(ps, "'%.64s' is outside a section ([server], [limits], [bruteforce], [proxy], [smtp] or [delivery])", name);
     if (!section_known(section))
-        return fail(ps, "unknown section [%.64s] (known: server, limits, bruteforce, proxy)", section);
+        return fail(ps, "unknown section [%.64s] (known: server, limits, bruteforce, proxy, smtp, delivery)", section);
     size_t i = 0;
     while (i < N_KEYS && !(strcmp(KEYS[i].section, section) == 0 && strcmp(KEYS[i].name, name) == 0))
         i++;

@@ -34,6 +34,17 @@ struct config {
     int64_t bf_failures, bf_window_s, bf_block_s;
     /* [proxy] */
     bool trust_forwarded_for;
+    /* [smtp]: smtp_host "" means no e-mail server (e-mails fail and retry) */
+    char smtp_host[CONFIG_STR_MAX];
+    int64_t smtp_port;
+    char smtp_from[CONFIG_STR_MAX];
+    char smtp_username[CONFIG_STR_MAX], smtp_password[CONFIG_STR_MAX]; /* "": no AUTH */
+    bool smtp_starttls;                                                /* require STARTTLS */
+    /* [delivery]: the outbox workers (jobs/delivery.c) */
+    int64_t dlv_max_attempts, dlv_backoff_base_ms, dlv_backoff_cap_ms;
+    int64_t dlv_timeout_ms, dlv_connect_timeout_ms, dlv_workers, dlv_poll_ms;
+    /* [server] test_clock: tests only, as `promo serve --test-clock` */
+    bool test_clock;
 };
 
 /* The defaults, as docs/config.md lists them. */

@@ -2,19 +2,29 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int64_t time_now(void) { return (int64_t)time(NULL); }
+/* The test clock: milliseconds added to the wall clock. Zero unless a
+ * server started with --test-clock moved it (POST /v1/test/clock); atomic
+ * so every thread sees a move at once without a lock on the hot path. */
+static _Atomic int64_t clock_offset_ms;
+
+int64_t time_now(void) { return time_now_ms() / 1000; }
 
 int64_t time_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + atomic_load(&clock_offset_ms);
 }
+
+void time_offset_set_ms(int64_t offset_ms) { atomic_store(&clock_offset_ms, offset_ms); }
+
+int64_t time_offset_ms(void) { return atomic_load(&clock_offset_ms); }
 
 int64_t time_mono_ns(void)
 {
@@ -181,4 +191,24 @@ void time_format_date(int64_t t, char out[TIME_STR_MAX])
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, TIME_STR_MAX, "%Y-%m-%d", &tm);
+}
+
+void time_local_date(int64_t t, const char *tz, int *y, int *m, int *d)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (tz && strcmp(tz, "UTC") != 0 && time_zone_valid(tz)) {
+        pthread_mutex_lock(&tz_lock);
+        setenv("TZ", tz, 1);
+        tzset();
+        localtime_r(&tt, &tm);
+        setenv("TZ", "UTC", 1);
+        tzset();
+        pthread_mutex_unlock(&tz_lock);
+    } else {
+        gmtime_r(&tt, &tm);
+    }
+    *y = tm.tm_year + 1900;
+    *m = tm.tm_mon + 1;
+    *d = tm.tm_mday;
 }

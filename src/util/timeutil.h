@@ -11,6 +11,11 @@
 /* Current Unix time in seconds; in milliseconds. */
 int64_t time_now(void);
 int64_t time_now_ms(void);
+/* The test clock's offset from the wall clock, in milliseconds (0 in
+ * production). Only `promo serve --test-clock` lets an API call set it
+ * (api/testclock.c); time_now and time_now_ms include it. */
+void time_offset_set_ms(int64_t offset_ms);
+int64_t time_offset_ms(void);
 /* Monotonic milliseconds, for durations. */
 int64_t time_mono_ms(void);
 int64_t time_mono_ns(void);
@@ -29,5 +34,9 @@ bool time_zone_valid(const char *tz);
 void time_format(int64_t t, char out[TIME_STR_MAX]);
 /* "2026-11-30" of t in UTC. */
 void time_format_date(int64_t t, char out[TIME_STR_MAX]);
+
+/* The calendar date of instant t in the IANA zone tz (NULL, "UTC" or an
+ * unknown zone: UTC). Takes the same lock as time_day_bounds. */
+void time_local_date(int64_t t, const char *tz, int *y, int *m, int *d);
 
 #endif

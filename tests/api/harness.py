@@ -178,6 +178,32 @@ def on_pg():
     return TEST_DB.startswith("postgres://") or TEST_DB.startswith("postgresql://")
 
 
+# Test modules of features the PostgreSQL store does not have yet (their
+# store functions answer 503 there: src/store/pg_pending.c). run.py skips
+# them on PostgreSQL and prints why; a family ported to PostgreSQL leaves
+# this table. On SQLite every module runs.
+PG_PENDING = {
+    "test_customers": "customers, client events and segments are not yet on the PostgreSQL store",
+    "test_segments": "segments are not yet on the PostgreSQL store",
+    "test_scheduler": "the scheduler's tasks and the test clock are not yet on the PostgreSQL store",
+    "test_templates": "templates, webhooks and messages are not yet on the PostgreSQL store",
+    "test_delivery": "the outbox and its delivery are not yet on the PostgreSQL store",
+    "test_rules": "rules (and the customers, tasks and outbox they need) are not yet on the PostgreSQL store",
+    "test_reminders": "expiry reminders (and the tasks and outbox they need) are not yet on the PostgreSQL store",
+    # single tests of other modules, as module::test
+    "test_codes::test_issue_honours_segments_and_first_order_rules":
+        "customers and segments are not yet on the PostgreSQL store",
+    "test_validate::test_customer_not_eligible_first_order_only":
+        "client events and customer facts are not yet on the PostgreSQL store",
+}
+
+
+def pg_skip_reason(name):
+    """Why the module or "module::test" `name` does not run on this store,
+    or None when it runs."""
+    return PG_PENDING.get(name) if on_pg() else None
+
+
 def _psql():
     import shutil
     for p in ("psql", "/usr/lib/postgresql/15/bin/psql"):

@@ -214,7 +214,8 @@ def test_unknown_codes_block_the_ip_and_token_once_then_the_block_ends(srv):
                 "the IP is blocked whatever the token")
         limited(s.post("/v1/validate", validate_body(code), token=guesser, headers=xff(b)),
                 "the token is blocked from any IP")
-        expect(s.get("/v1/codes/" + code, token=guesser, headers=xff(a)), 200, "only validate/redeem/reserve are blocked")
+        expect_error(s.post("/v1/redemptions/rdm_none/rollback", {}, token=guesser, headers=xff(a)), 404,
+                     what="only validate/redeem/reserve are blocked")
         r = expect(s.post("/v1/validate", validate_body(code), token=bystander, headers=xff(b)), 200, "bystander")
         assert r["valid"] is True
         assert metrics(s)["promo_validations_total"] - before == 5, "blocked calls must not reach validation"

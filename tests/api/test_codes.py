@@ -501,6 +501,22 @@ def test_issue_with_segments_refuses_unknown_customer(srv):
     expect_error(r, 422, "customer_not_eligible")
 
 
+def test_issue_honours_segments_and_first_order_rules(srv):
+    vip, buyer = uniq("vip-"), uniq("buyer-")
+    expect(srv.request("PUT", "/v1/customers/" + vip, {"segments": ["vip"]}), 201)
+    expect(srv.post("/v1/events", {"id": uniq("ev-"), "type": "purchase", "customer_id": buyer,
+                                   "properties": {"order_id": "o-1", "amount": 1000}}), 201)
+    seg = create_campaign(srv, rules={"segments": ["vip"]})
+    k = expect(srv.request("POST", "/v1/campaigns/%s/issue" % seg["id"], {"customer_id": vip}), 201)
+    assert k["customer_id"] == vip, k
+    expect_error(srv.request("POST", "/v1/campaigns/%s/issue" % seg["id"], {"customer_id": buyer}), 422,
+                 "customer_not_eligible")
+    first = create_campaign(srv, rules={"first_order_only": True})
+    expect(srv.request("POST", "/v1/campaigns/%s/issue" % first["id"], {"customer_id": uniq("new-")}), 201)
+    expect_error(srv.request("POST", "/v1/campaigns/%s/issue" % first["id"], {"customer_id": buyer}), 422,
+                 "customer_not_eligible")
+
+
 def test_csv_export_quotes_fields(srv):
     c = create_campaign(srv)
     code = uniq("Q")

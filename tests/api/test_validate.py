@@ -253,7 +253,11 @@ def test_customer_not_eligible_segments(srv):
 
 def test_customer_not_eligible_first_order_only(srv):
     _, code = campaign_with_code(srv, rules={"first_order_only": True})
-    invalid(validate(srv, code, customer_id="u1"), "customer_not_eligible")
+    cust = uniq("buyer-")
+    expect(srv.post("/v1/events", {"id": uniq("ev-"), "type": "purchase", "customer_id": cust,
+                                   "properties": {"order_id": "o-1", "amount": 1000}}), 201)
+    invalid(validate(srv, code, customer_id=cust), "customer_not_eligible")
+    valid(validate(srv, code, customer_id=uniq("newcomer-")), "a customer with no order yet")
 
 
 def test_min_order_not_met(srv):

@@ -176,6 +176,49 @@ check "codes import reports the bad line" grep -qE '^ +line 3' <<<"$OUT"
 t "an imported code exists" 0 '^code: +IMPORT-A2$' '' promo codes get import-a2
 t "codes import from stdin" 0 '^imported 1 code$' '' promo codes import "$C" - <<<"IMPORT-STDIN"
 
+# ---- templates, messages, webhooks -------------------------------------------------
+printf 'Hi {{customer.nmae}}\n' >"$TMP/bad.txt"
+printf 'Hi {{customer.name}},\nyour code {{code}} takes {{discount}} off.\n' >"$TMP/ok.txt"
+t "template put refuses an unknown variable naming it" 1 '' 'body_text: unknown variable \{\{customer.nmae\}\}' \
+  promo template put --name bad --text-file "$TMP/bad.txt"
+t "template put --json" 0 '"variables"' '' promo --json template put --name welcome --subject 'Hi {{customer.name}}' \
+  --text-file "$TMP/ok.txt"
+TPL=$(json_get '["id"]' 2>/dev/null)
+check "the template id is a tpl_ id" [ "${TPL#tpl_}" != "$TPL" ]
+t "template list shows it" 0 "^$TPL +welcome" '' promo template list
+printf '{"customer": {"name": "Mina", "locale": "ko"}, "code": "C-1", "discount": 5000, "currency": "KRW"}' >"$TMP/data.json"
+t "template preview fills the values" 0 '5,000원 off' '' promo template preview "$TPL" --data "$TMP/data.json"
+t "template put --id replaces it" 0 '^name: +welcome2$' '' promo template put --id "$TPL" --name welcome2 \
+  --text-file "$TMP/ok.txt"
+t "message send queues an e-mail" 0 '^state: +queued$' '' promo message send --template "$TPL" \
+  --to mina@example.test --name Mina --locale ko --data "$TMP/data.json"
+M=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
+t "message list shows it" 0 "^$M +email" '' promo message list --channel email
+t "message retry of a message that is not dead is refused" 1 '' '^promo: conflict: ' promo message retry "$M"
+t "message attempts lists the attempts" 0 '' '' promo message attempts "$M"
+t "webhook create prints the secret once" 0 '^secret: +whsec_' 'shown only now' promo webhook create \
+  --url http://127.0.0.1:9/hook --events redeemed,code_issued
+W=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
+t "webhook list shows it without the secret" 0 "^$W " '' promo webhook list
+check "no secret in the list" bash -c "! grep -q whsec_ <<<\"\$1\"" _ "$OUT"
+t "webhook delete" 0 '^deleted: +true$' '' promo webhook delete "$W"
+
+# ---- rules and expiry reminders (before the template is deleted) -----------------
+printf '{"name": "cart", "trigger": {"event": "cart_abandoned"}, "steps": [{"delay_seconds": 86400, "message": {"template_id": "%s", "channel": "email"}}], "cancel_on": {"event": "purchase", "match": "cart_id"}}' "$TPL" >"$TMP/rule.json"
+printf '{"name": "bad", "trigger": {"event": "cart_abandoned"}, "steps": [{"delay_seconds": -5, "message": {"template_id": "%s", "channel": "email"}}]}' "$TPL" >"$TMP/badrule.json"
+t "rule put refuses a bad delay naming the field" 1 '' 'steps\[0\]\.delay_seconds' promo rule put --file "$TMP/badrule.json"
+t "rule put makes a rule" 0 '^name: +cart$' '' promo rule put --file "$TMP/rule.json"
+R=$(awk '$1 == "id:" {print $2}' <<<"$OUT")
+t "rule list shows it" 0 "^$R +cart +true +event cart_abandoned +1$" '' promo rule list
+t "rule get" 0 '^trigger.event: +cart_abandoned$' '' promo rule get "$R"
+t "rule put --id replaces it" 0 '^name: +cart$' '' promo rule put --id "$R" --file "$TMP/rule.json"
+t "rule delete" 0 '^deleted: +true$' '' promo rule delete "$R"
+t "reminders set" 0 '^expiry_offsets_days: +3, 1, 0$' '' promo reminders set "$C" --template "$TPL"
+t "reminders set refuses bad offsets" 2 '' 'offsets' promo reminders set "$C" --template "$TPL" --offsets 3,x
+t "reminders get" 0 "^template_id: +$TPL\$" '' promo reminders get "$C"
+t "reminders delete" 0 '^deleted: +true$' '' promo reminders delete "$C"
+t "template delete" 0 '^deleted: +true$' '' promo template delete "$TPL"
+
 # ---- the rest ---------------------------------------------------------------------
 t "campaign stats" 0 '^redeemed: +1$' '' promo campaign stats "$C"
 t "campaign pause" 0 'is now paused' '' promo campaign pause "$C"
@@ -203,6 +246,82 @@ t "validate without an order is a usage error" 2 '' '--amount N or at least one 
 t "a malformed --item is a usage error" 2 '' '^promo: --item' promo validate WELCOME-CLI --item p1:outer
 t "a bad --from file is a usage error" 2 '' 'line [0-9]' promo campaign create --from - <<<'{"name": '
 t "a bad URL is a usage error" 2 '' 'http://' promo --url ftp://example.org health
+
+# ---- tokens and OAuth clients ---------------------------------------------------------
+# absent TEXT: succeeds when $OUT does not hold TEXT.
+absent() { ! grep -qF -- "$1" <<<"$OUT"; }
+t "token create prints the secret once" 0 '^secret: promo_[a-z0-9]+$' 'shown only this once' \
+  promo token create --role viewer --name cli-viewer
+VSECRET=$(sed -n 's/^secret: //p' <<<"$OUT")
+VID=$(sed -n 's/^id: *//p' <<<"$OUT")
+check "the token id is a tok_ id" [ "${VID#tok_}" != "$VID" ]
+t "the new token works" 0 '^ID +NAME +STATUS' '' promo --token "$VSECRET" campaign list
+t "the viewer token may not write" 1 '' '^promo: forbidden: ' promo --token "$VSECRET" campaign create --name x \
+  --currency KRW --fixed 100
+t "token show never shows the secret" 0 '^role: +viewer$' '' promo token show "$VID"
+check "token show has no secret" absent "$VSECRET"
+t "token list prints a table" 0 "^$VID +viewer +cli-viewer +api " '' promo token list
+check "token list has no secret" absent "$VSECRET"
+t "token list --json pages" 0 '' '' promo --json token list --all --limit 1
+check "--json token list parses and holds the token" python3 -c \
+  "import json,sys; d=json.load(sys.stdin); assert [x for x in d['data'] if x['id'] == '$VID']" <<<"$OUT"
+t "token create --json holds the secret" 0 '"secret": "promo_' '' promo --json token create --role storefront --ttl 3600
+t "token create with an unknown role is refused" 1 '' '^promo: bad_request: role must be one of' \
+  promo token create --role root
+t "token create with --ttl and --expires-at is a usage error" 2 '' 'not both' \
+  promo token create --role viewer --ttl 60 --expires-at 2099-01-01T00:00:00Z
+t "token create without --role is a usage error" 2 '' '^promo: --role is required' promo token create
+t "token create with a past --expires-at is refused" 1 '' '^promo: bad_request: expires_at' \
+  promo token create --role viewer --expires-at 2020-01-01T00:00:00Z
+t "a non-admin token may not make tokens" 1 '' '^promo: forbidden: ' promo --token "$VSECRET" token create --role admin
+t "token revoke" 0 "^token $VID revoked at " '' promo token revoke "$VID"
+t "a revoked token is refused at once" 1 '' '^promo: unauthorized: ' promo --token "$VSECRET" campaign list
+t "revoking twice is a conflict" 1 '' '^promo: conflict: ' promo token revoke "$VID"
+t "token show of an unknown id" 1 '' '^promo: not_found: ' promo token show tok_nosuch
+t "oauth-client create prints the secret once" 0 '^client_secret: promo_cs_[a-z0-9]+$' 'shown only this once' \
+  promo oauth-client create --name cli-crm --role marketer --ttl 120
+OCID=$(sed -n 's/^client_id: *//p' <<<"$OUT")
+OCSECRET=$(sed -n 's/^client_secret: //p' <<<"$OUT")
+check "the client id is an ocl_ id" [ "${OCID#ocl_}" != "$OCID" ]
+t "oauth-client list" 0 "^$OCID +cli-crm +marketer +120 " '' promo oauth-client list
+check "oauth-client list has no secret" absent "$OCSECRET"
+t "oauth-client show" 0 '^access_token_ttl_seconds: +120$' '' promo oauth-client show "$OCID"
+OUT=$(curl -s -u "$OCID:$OCSECRET" -d grant_type=client_credentials "$PROMO_URL/oauth/token")
+ACCESS=$(json_get '["access_token"]' 2>/dev/null)
+check "the client gets an access token" [ -n "$ACCESS" ]
+t "the access token works with the CLI" 0 '^ID +NAME +STATUS' '' promo --token "$ACCESS" campaign list
+t "oauth-client create without --name is a usage error" 2 '' '^promo: --name is required' \
+  promo oauth-client create --role viewer
+t "oauth-client create with a too long --ttl is a usage error" 2 '' '^promo: --ttl must be an integer' \
+  promo oauth-client create --name x --role viewer --ttl 86401
+t "oauth-client delete revokes its tokens" 0 "^OAuth client $OCID deleted; 1 live access token revoked$" '' \
+  promo oauth-client delete "$OCID"
+t "the deleted client's access token is refused" 1 '' '^promo: unauthorized: ' promo --token "$ACCESS" campaign list
+t "deleting a client twice is a conflict" 1 '' '^promo: conflict: ' promo oauth-client delete "$OCID"
+# ---- customers, events, segments --------------------------------------------------
+CU="cli-cust-$RANDOM"
+t "customer put" 0 '^attributes\.city: +Busan$' '' promo customer put "$CU" --name Kim --email kim@example.kr \
+  --segment staff --attr city=Busan --attr age=31
+t "event send purchase" 0 '^properties\.amount: +1200000$' '' promo event send --type purchase --customer "$CU" \
+  --id "ev-$CU" --prop order_id=o-1 --prop amount=1200000
+t "event send again with the same id is a replay" 0 '^id: +ev-'"$CU"'$' '' promo event send --type purchase \
+  --customer "$CU" --id "ev-$CU" --prop order_id=o-1 --prop amount=1200000
+t "the same id with another body is refused" 1 '' '^promo: conflict: ' promo event send --type purchase \
+  --customer "$CU" --id "ev-$CU" --prop order_id=o-1 --prop amount=1
+t "customer get shows facts and computed segments" 0 '^computed_segments: +vip$' '' promo customer get "$CU"
+check "the purchase counted once" grep -qE '^facts\.total_spent: +1200000$' <<<"$OUT"
+t "customer list by segment" 0 "^$CU +Kim +kim@example.kr +staff,vip" '' promo customer list --segment vip
+t "segment put" 0 '^members: +1$' '' promo segment put busan --description "Busan people" \
+  --rule '{"all":[{"fact":"attributes.city","op":"=","value":"Busan"}]}'
+t "segment list" 0 '^busan +1 +Busan people' '' promo segment list
+t "segment get" 0 '^description: +Busan people$' '' promo segment get busan
+t "segment delete" 0 '^deleted: +true$' '' promo segment delete busan
+t "a bad rule is refused naming the member" 1 '' 'rule\.all\[0\]\.op' promo segment put broken \
+  --rule '{"all":[{"fact":"order_count","op":"~","value":1}]}'
+t "a --rule that is not JSON is a usage error" 2 '' '^promo: --rule is not JSON' promo segment put broken --rule '{'
+t "event send without --type is a usage error" 2 '' '^promo: --type and --customer are required' \
+  promo event send --customer "$CU"
+t "a malformed --attr is a usage error" 2 '' "^promo: --attr must be key=value" promo customer put "$CU" --attr nokey
 
 check "the server is still running" kill -0 "$SERVER_PID"
 summary

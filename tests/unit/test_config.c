@@ -36,6 +36,7 @@ static void an_empty_file_gives_the_defaults(void **state)
     assert_memory_equal(&c, &d, sizeof c);
     assert_true(d.per_ip.milli_per_s > 0 && d.bf_failures > 0);
     assert_false(d.trust_forwarded_for);
+    assert_false(d.test_clock);
     assert_string_equal(d.db, "");
 }
 
@@ -44,7 +45,7 @@ static void every_key_is_read(void **state)
     (void)state;
     struct config c;
     assert_int_equal(parse("; comment\n# another\n"
-                           "[server]\ndb = /var/lib/promo/promo.db\nlisten = 0.0.0.0:9000\n\n"
+                           "[server]\ndb = /var/lib/promo/promo.db\nlisten = 0.0.0.0:9000\ntest_clock = true\n\n"
                            "[limits]\nper_ip_per_second = 20\nper_ip_burst = 40\n"
                            "per_token_per_second = 0.5\nper_token_burst = 3\n"
                            "storefront_per_second = 2.125\nstorefront_burst = 4\n"
@@ -67,6 +68,7 @@ static void every_key_is_read(void **state)
     assert_int_equal(c.bf_window_s, 30);
     assert_int_equal(c.bf_block_s, 900);
     assert_true(c.trust_forwarded_for);
+    assert_true(c.test_clock);
 }
 
 static void keys_left_out_keep_their_defaults(void **state)
@@ -91,13 +93,13 @@ static void an_unknown_section_is_refused(void **state)
 {
     (void)state;
     refuses("[limit]\nper_ip_burst = 9\n",
-            "promo.ini:2: unknown section [limit] (known: server, limits, bruteforce, proxy)");
+            "promo.ini:2: unknown section [limit] (known: server, limits, bruteforce, proxy, smtp, delivery)");
 }
 
 static void a_key_outside_a_section_is_refused(void **state)
 {
     (void)state;
-    refuses("db = x.db\n", "promo.ini:1: 'db' is outside a section ([server], [limits], [bruteforce] or [proxy])");
+    refuses("db = x.db\n", "promo.ini:1: 'db' is outside a section ([server], [limits], [bruteforce], [proxy], [smtp] or [delivery])");
 }
 
 static void bad_values_are_refused_with_what_is_expected(void **state)

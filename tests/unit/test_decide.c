@@ -408,11 +408,56 @@ static void first_order_rule_admits_only_customers_without_orders(void **state)
     assert_int_equal(reason(&w), PROMO_CUSTOMER_NOT_ELIGIBLE);
     w.cf.order_count = 0;
     assert_int_equal(reason(&w), PROMO_OK);
+}
+
+/* A customer the store has never seen has placed no order: a first-order
+ * campaign is for exactly them. */
+static void first_order_rule_admits_unknown_customer(void **state)
+{
+    (void)state;
+    struct world w = fine();
+    w.c.rules.first_order_only = true;
+    w.cf.order_count = 5; /* ignored: not known */
     w.cf.known = false;
+    assert_int_equal(reason(&w), PROMO_OK);
+    assert_int_equal(core_decide(&w.c, &w.k, &w.u, NULL, &w.o, w.customer, w.now).reason, PROMO_OK);
+}
+
+static void segment_rule_admits_member_of_any_listed_segment(void **state)
+{
+    (void)state;
+    struct world w = fine();
+    static const char *two[] = {"vip", "dormant"};
+    static const char *member[] = {"new", "dormant"};
+    w.c.rules.segments = two;
+    w.c.rules.n_segments = 2;
+    w.cf.segments = member;
+    w.cf.n_segments = 2;
+    assert_int_equal(reason(&w), PROMO_OK);
+    w.cf.n_segments = 1; /* only "new" */
     assert_int_equal(reason(&w), PROMO_CUSTOMER_NOT_ELIGIBLE);
-    w.cf.known = true;
-    assert_int_equal(core_decide(&w.c, &w.k, &w.u, NULL, &w.o, w.customer, w.now).reason,
-                     PROMO_CUSTOMER_NOT_ELIGIBLE);
+}
+
+static void early_access_segment_may_use_campaign_before_public_start(void **state)
+{
+    (void)state;
+    struct world w = fine();
+    w.c.starts_at = NOW + 1000;
+    w.c.early_segment = "vip";
+    w.c.early_starts_at = NOW - 10;
+    w.cf.segments = vip_only;
+    w.cf.n_segments = 1;
+    assert_int_equal(reason(&w), PROMO_OK);
+    w.cf.segments = regular; /* not a member: the public start applies */
+    assert_int_equal(reason(&w), PROMO_CODE_NOT_YET_VALID);
+    w.cf.segments = vip_only;
+    w.c.early_starts_at = NOW + 10; /* the early window has not opened yet */
+    assert_int_equal(reason(&w), PROMO_CODE_NOT_YET_VALID);
+    w.c.early_starts_at = NOW - 10;
+    w.cf.known = false; /* unknown customers are in no segment */
+    assert_int_equal(reason(&w), PROMO_CODE_NOT_YET_VALID);
+    w.customer = NULL;
+    assert_int_equal(core_decide(&w.c, &w.k, &w.u, NULL, &w.o, NULL, w.now).reason, PROMO_CODE_NOT_YET_VALID);
 }
 
 static void order_below_minimum_is_refused(void **state)
@@ -762,6 +807,9 @@ int main(void)
         cmocka_unit_test(segment_rule_admits_only_listed_segments),
         cmocka_unit_test(segment_rule_refuses_unknown_customer),
         cmocka_unit_test(first_order_rule_admits_only_customers_without_orders),
+        cmocka_unit_test(first_order_rule_admits_unknown_customer),
+        cmocka_unit_test(segment_rule_admits_member_of_any_listed_segment),
+        cmocka_unit_test(early_access_segment_may_use_campaign_before_public_start),
         cmocka_unit_test(order_below_minimum_is_refused),
         cmocka_unit_test(minimum_is_compared_with_order_amount_not_eligible_sum),
         cmocka_unit_test(order_without_admitted_items_is_refused),
