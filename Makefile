@@ -11,6 +11,9 @@ BASE    := -std=c11 -D_GNU_SOURCE -pthread -Isrc -I$(B)/gen -g $(WARN)
 CFLAGS  ?= -O2
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson -lsqlite3 -lsodium -lcurl -lgnutls) -lcsv -linih -lm -pthread
 SAN     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# The PostgreSQL store (src/store/pg_*.c) links libpq.
+BASE    += $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+LDLIBS  += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 
 SRCS    := $(wildcard src/*.c src/util/*.c src/core/*.c src/store/*.c src/http/*.c src/api/*.c src/jobs/*.c src/cli/*.c)
 CORE    := $(wildcard src/util/*.c src/core/*.c)

@@ -5,6 +5,9 @@
 set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev libcsv-dev libinih-dev tzdata"
 TEST_PKGS="wrk curl python3 sqlite3 openssl clang libclang-rt-14-dev"
+# The PostgreSQL store: libpq to build; a PostgreSQL 15 server for its tests.
+BUILD_PKGS="$BUILD_PKGS libpq-dev"
+TEST_PKGS="$TEST_PKGS postgresql-15"
 TEST_PKGS="$TEST_PKGS python3-aiosmtpd"  # a real SMTP server for the delivery tests
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"

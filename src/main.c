@@ -21,12 +21,25 @@ static void serve_usage(void)
     fprintf(stderr, "usage: promo serve [--db PATH] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n"
                     "  --config FILE      INI file: [server] [limits] [bruteforce] [proxy] (env PROMO_CONFIG;\n"
                     "                     docs/config.md); --db/--listen and their env win over it\n"
-                    "  --db PATH          SQLite file (default ./promo.db; env PROMO_DB)\n"
+                    "  --db PATH|URL      SQLite file (default ./promo.db; env PROMO_DB), or\n"
+                    "                     postgres://user@host:port/db[?pool=N&shards=N] (docs/scaling.md)\n"
                     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; env PROMO_LISTEN)\n"
                     "  --tls-cert FILE    serve HTTPS (TLS 1.2+) with this PEM certificate chain (env PROMO_TLS_CERT)\n"
                     "  --tls-key FILE     the PEM private key of that certificate (env PROMO_TLS_KEY)\n"
                     "  --test-clock       tests only: POST /v1/test/clock may move the server's time (env PROMO_TEST_CLOCK=1)\n"
                     "  PROMO_BOOTSTRAP_TOKEN  first admin token when the store has none\n");
+}
+
+/* The --db value for the log: a password in a URL's user part becomes ***. */
+static void db_for_log(const char *db, char *out, size_t n)
+{
+    const char *scheme = strstr(db, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon) {
+        snprintf(out, n, "%s", db);
+        return;
+    }
+    snprintf(out, n, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
 /* PROMO_SMTP_HOST and PROMO_SMTP_PORT win over [smtp] host and port, so
@@ -131,16 +144,23 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
-    /* The outbox's workers: sending happens only there, never in a request. */
-    struct delivery *dlv = delivery_start(ctx.st, &cfg);
-    if (!dlv) {
+    /* The outbox's workers: sending happens only there, never in a request.
+     * A store without the outbox (PostgreSQL, for now) gets neither workers
+     * nor scheduler: they would only poll functions that answer 503. */
+    bool outbox = store_supports(ctx.st, STORE_F_OUTBOX), tasks = store_supports(ctx.st, STORE_F_TASKS);
+    if (!outbox)
+        log_info("promo: the %s store has no outbox yet: message delivery is off", store_backend_name(ctx.st));
+    if (!tasks)
+        log_info("promo: the %s store has no scheduler tasks yet: the scheduler is off", store_backend_name(ctx.st));
+    struct delivery *dlv = outbox ? delivery_start(ctx.st, &cfg) : NULL;
+    if (outbox && !dlv) {
         fprintf(stderr, "promo: cannot start the delivery workers\n");
         api_jobs_stop(&ctx);
         store_close(ctx.st);
         return 1;
     }
-    ctx.sched = scheduler_start(ctx.st);
-    if (!ctx.sched) {
+    ctx.sched = tasks ? scheduler_start(ctx.st) : NULL;
+    if (tasks && !ctx.sched) {
         fprintf(stderr, "promo: cannot start the scheduler\n");
         delivery_stop(dlv);
         api_jobs_stop(&ctx);
@@ -160,7 +180,9 @@ static int serve(int argc, char **argv)
         store_close(ctx.st);
         return 1;
     }
-    log_info("promo serving on %s://%s (store %s)", use_tls ? "https" : "http", listen, db);
+    char db_shown[2048];
+    db_for_log(db, db_shown, sizeof db_shown);
+    log_info("promo serving on %s://%s (store %s)", use_tls ? "https" : "http", listen, db_shown);
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("promo: signal %d, stopping", sig);

@@ -91,6 +91,39 @@ if [ -x tests/cli/test_cli.sh ]; then
   rm -f "$log"
 fi
 
+# The API suite again on the PostgreSQL store (concurrency and crash tests
+# included, and test_two_servers.py: two servers on one database, clients
+# spread over both): scripts/pg_test.sh installs PostgreSQL 15 if missing,
+# starts a throwaway cluster and removes it afterwards; every server gets a
+# database of its own. Then the ASan/UBSan build over the modules that
+# drive the PostgreSQL store hardest.
+run_api_pg() { # label binary "words" [extra env]
+  local log rc
+  log=$(mktemp)
+  note "API tests: $1"
+  # shellcheck disable=SC2086 # words are separate arguments
+  env PROMO_BIN="$2" "${@:4}" scripts/pg_test.sh python3 tests/api/run.py $3 2>&1 | tee "$log" |
+    grep -E '^(FAIL|ok  |note|pg_test|skip)' | grep -v '^ok' || true
+  rc=${PIPESTATUS[0]}
+  tail -1 "$log"
+  count_summary "api ($1)" "$log" "$rc"
+  rm -f "$log"
+}
+run_api_pg "release build on PostgreSQL" "$B/promo" ""
+sanlogs=$(mktemp -d)
+run_api_pg "ASan+UBSan build on PostgreSQL" "$B/san/promo" \
+  "test_concurrency test_two_servers test_crash test_redeem test_reservations test_codes test_stats test_events" \
+  ASAN_OPTIONS="detect_leaks=1:log_path=$sanlogs/asan:abort_on_error=0" \
+  UBSAN_OPTIONS="print_stacktrace=1:log_path=$sanlogs/ubsan" PROMO_TIME_SCALE=3
+if ls "$sanlogs"/* >/dev/null 2>&1; then
+  note "sanitizer reports (PostgreSQL)"
+  head -60 "$sanlogs"/*
+  failed=$((failed + 1)); failures+=("sanitizer reports in the PostgreSQL API run")
+else
+  echo "no sanitizer reports"; passed=$((passed + 1))
+fi
+rm -rf "$sanlogs"
+
 note "summary"
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"

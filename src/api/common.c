@@ -69,6 +69,9 @@ void api_store_error(struct api_resp *w, enum promo_err e, const char *what)
     case PROMO_UNAVAILABLE:
         api_error(w, e, "the store is not available; try again shortly");
         break;
+    case PROMO_NOT_ON_STORE:
+        api_error(w, e, "%s: this feature is not yet available on the PostgreSQL store", what);
+        break;
     case PROMO_INTERNAL:
         api_error(w, e, "an internal error occurred");
         break;

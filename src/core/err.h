@@ -79,7 +79,9 @@
       "시도 횟수가 너무 많습니다. 잠시 후 다시 시도해 주세요.")                                   \
     X(INTERNAL, 500, "internal", "an internal error occurred", "내부 오류가 발생했습니다")        \
     X(UNAVAILABLE, 503, "unavailable", "the service is temporarily unavailable",                  \
-      "일시적으로 서비스를 이용할 수 없습니다")
+      "일시적으로 서비스를 이용할 수 없습니다")                                                      \
+    X(NOT_ON_STORE, 503, "unavailable", "this feature is not yet available on the PostgreSQL store", \
+      "이 기능은 아직 PostgreSQL 저장소에서 사용할 수 없습니다")
 
 enum promo_err {
 #define PROMO_X_ENUM(name, status, code, en, ko) PROMO_##name,

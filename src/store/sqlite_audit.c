@@ -151,11 +151,11 @@ static uint64_t merge_hash(const struct audit_row *r)
  * it: a flush never run (the writer is stopping) must clear `posted`, or
  * no later row would be flushed. */
 struct flush {
-    struct store *st;
+    struct sqlite_store *st;
     int ran;
 };
 
-static void post_flush(struct store *st);
+static void post_flush(struct sqlite_store *st);
 
 /* Takes up to AUDIT_FLUSH_MAX queued rows; *more tells whether rows remain
  * (then `posted` stays set and the caller posts the next flush). */
@@ -181,7 +181,7 @@ static struct audit_row *take(struct audit_queue *q, int *more)
     return first;
 }
 
-static enum promo_err flush_op(struct store *st, struct conn *c, void *arg)
+static enum promo_err flush_op(struct sqlite_store *st, struct conn *c, void *arg)
 {
     ((struct flush *)arg)->ran = 1;
     int more = 0;
@@ -211,7 +211,7 @@ static void flush_free(void *arg)
     free(f);
 }
 
-static void post_flush(struct store *st)
+static void post_flush(struct sqlite_store *st)
 {
     struct flush *f = calloc(1, sizeof(*f));
     if (!f) {
@@ -226,7 +226,7 @@ static void post_flush(struct store *st)
  * one flush, and waits again until that flush has taken them. */
 static void *flusher_main(void *arg)
 {
-    struct store *st = arg;
+    struct sqlite_store *st = arg;
     struct audit_queue *q = st->audit;
     pthread_mutex_lock(&q->lock);
     while (!q->closing) {
@@ -250,7 +250,7 @@ static void *flusher_main(void *arg)
 
 /* ---- the queue ----------------------------------------------------------------- */
 
-int audit_queue_open(struct store *st)
+int audit_queue_open(struct sqlite_store *st)
 {
     struct audit_queue *q = calloc(1, sizeof(*q));
     if (!q)
@@ -269,7 +269,7 @@ int audit_queue_open(struct store *st)
 /* After the writer stopped: the flusher is stopped, and rows still queued
  * (answered while the server stopped) are written here on the writer's
  * connection, which nothing else uses now: a graceful stop loses none. */
-void audit_queue_close(struct store *st)
+void audit_queue_close(struct sqlite_store *st)
 {
     struct audit_queue *q = st->audit;
     if (!q)
@@ -310,7 +310,7 @@ static bool merge(struct audit_queue *q, struct audit_row *r)
     return false;
 }
 
-void store_audit_append(struct store *st, const struct audit_entry *e)
+void sqlite_audit_append(struct sqlite_store *st, const struct audit_entry *e)
 {
     struct audit_queue *q = st->audit;
     struct audit_row *r = row_copy(e);
@@ -343,7 +343,7 @@ void store_audit_append(struct store *st, const struct audit_entry *e)
     pthread_mutex_unlock(&q->lock);
 }
 
-void store_audit_stats(struct store *st, uint64_t *queued, uint64_t *dropped)
+void sqlite_audit_stats(struct sqlite_store *st, uint64_t *queued, uint64_t *dropped)
 {
     pthread_mutex_lock(&st->audit->lock);
     *queued = st->audit->n;
@@ -381,7 +381,7 @@ static void row_read(sqlite3_stmt *s, struct arena *a, struct audit_entry *e)
     e->count = sqlite3_column_int64(s, 9);
 }
 
-enum promo_err store_audit_list(struct store *st, struct arena *a, const struct audit_filter *f,
+enum promo_err sqlite_audit_list(struct sqlite_store *st, struct arena *a, const struct audit_filter *f,
                                 int64_t after_seq, int limit, struct audit_entry **out, size_t *n,
                                 int64_t *next_seq)
 {
@@ -426,7 +426,7 @@ struct abuse_arg {
     char *kind, *key, *data;
 };
 
-static enum promo_err abuse_op(struct store *st, struct conn *c, void *arg)
+static enum promo_err abuse_op(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct abuse_arg *x = arg;
@@ -448,7 +448,7 @@ static void abuse_free(void *arg)
     free(x);
 }
 
-void store_abuse_log(struct store *st, const char *kind, const char *key, int64_t at, const char *data_json)
+void sqlite_abuse_log(struct sqlite_store *st, const char *kind, const char *key, int64_t at, const char *data_json)
 {
     struct abuse_arg *x = calloc(1, sizeof(*x));
     if (!x)

@@ -62,7 +62,7 @@ static const char SQL_EVENTS_CAMPAIGN[] =
 static const char SQL_EVENTS_TYPE[] =
     "SELECT " EVENT_COLS " FROM events WHERE type = ?2 AND ?1 IS NULL AND seq > ?3 ORDER BY seq LIMIT ?4";
 
-enum promo_err store_events_list(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_events_list(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                                  const char *type, int64_t after_seq, int limit, struct event **out,
                                  size_t *n, int64_t *next_seq)
 {
@@ -291,7 +291,7 @@ static const char SQL_CAMPAIGN_INSERT[] =
     " first_order_only, code_validity_days, metadata, state, updated_at, created_at)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-static enum promo_err op_campaign_create(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_campaign_create(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     const struct campaign *cp = arg;
@@ -313,12 +313,12 @@ static enum promo_err op_campaign_create(struct store *st, struct conn *c, void 
     return rc;
 }
 
-enum promo_err store_campaign_create(struct store *st, const struct campaign *c)
+enum promo_err sqlite_campaign_create(struct sqlite_store *st, const struct campaign *c)
 {
     return writer_run(st, op_campaign_create, (void *)c);
 }
 
-enum promo_err store_campaign_get(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_campaign_get(struct sqlite_store *st, struct arena *a, const char *id,
                                   struct campaign *out, struct campaign_counts *counts)
 {
     struct conn *c = reader_get(st);
@@ -332,7 +332,7 @@ enum promo_err store_campaign_get(struct store *st, struct arena *a, const char 
 static const char SQL_CAMPAIGN_LIST[] =
     "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE seq > ? ORDER BY seq LIMIT ?";
 
-enum promo_err store_campaign_list(struct store *st, struct arena *a, const char *cursor, int limit,
+enum promo_err sqlite_campaign_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                    struct campaign **out, size_t *n, const char **next)
 {
     *n = 0;
@@ -387,7 +387,7 @@ static const char SQL_CAMPAIGN_UPDATE[] =
     " exclude_categories = ?18, segments = ?19, first_order_only = ?20, code_validity_days = ?21,"
     " metadata = ?22, state = ?23, updated_at = ?24 WHERE id = ?1";
 
-static enum promo_err op_campaign_modify(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_campaign_modify(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct modify_args *m = arg;
@@ -415,7 +415,7 @@ static enum promo_err op_campaign_modify(struct store *st, struct conn *c, void 
     return rc;
 }
 
-enum promo_err store_campaign_modify(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_campaign_modify(struct sqlite_store *st, struct arena *a, const char *id,
                                      store_campaign_fn fn, void *ctx, const char *event_type,
                                      int64_t now, struct campaign *out, const char **msg)
 {
@@ -432,7 +432,7 @@ static const char SQL_JOB_INSERT[] =
     "INSERT INTO jobs (id, type, campaign_id, status, done, total, params, created_at, updated_at)"
     " VALUES (?,?,?,?,?,?,?,?,?)";
 
-static enum promo_err op_job_create(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_job_create(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     const struct job *j = arg;
@@ -454,7 +454,7 @@ static enum promo_err op_job_create(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_job_create(struct store *st, const struct job *j)
+enum promo_err sqlite_job_create(struct sqlite_store *st, const struct job *j)
 {
     return writer_run(st, op_job_create, (void *)j);
 }
@@ -481,7 +481,7 @@ static void row_to_job(sqlite3_stmt *s, struct arena *a, struct job *j)
     j->updated_at = sqlite3_column_int64(s, 9);
 }
 
-enum promo_err store_job_get(struct store *st, struct arena *a, const char *id, struct job *out)
+enum promo_err sqlite_job_get(struct sqlite_store *st, struct arena *a, const char *id, struct job *out)
 {
     (void)SQL_JOB_COLS;
     struct conn *c = reader_get(st);
@@ -504,7 +504,7 @@ enum promo_err store_job_get(struct store *st, struct arena *a, const char *id, 
     return rc;
 }
 
-enum promo_err store_job_list_running(struct store *st, struct arena *a, struct job **out, size_t *n)
+enum promo_err sqlite_job_list_running(struct sqlite_store *st, struct arena *a, struct job **out, size_t *n)
 {
     *n = 0;
     struct conn *c = reader_get(st);
@@ -538,7 +538,7 @@ struct job_update_args {
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs SET done = ?, status = ?, error = ?, updated_at = ? WHERE id = ?";
 
-static enum promo_err op_job_update(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_job_update(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct job_update_args *j = arg;
@@ -557,7 +557,7 @@ static enum promo_err op_job_update(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_job_update(struct store *st, const char *id, int64_t done, const char *status,
+enum promo_err sqlite_job_update(struct sqlite_store *st, const char *id, int64_t done, const char *status,
                                 const char *error, int64_t now)
 {
     struct job_update_args j = {id, status, error, done, now};

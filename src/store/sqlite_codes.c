@@ -202,7 +202,7 @@ struct gen_args {
 
 static const char SQL_JOB_PROGRESS[] = "UPDATE jobs SET done = done + ?, updated_at = ? WHERE id = ?";
 
-static enum promo_err op_generate(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_generate(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct gen_args *ga = arg;
@@ -244,7 +244,7 @@ out:
     return rc;
 }
 
-enum promo_err store_codes_generate(struct store *st, const char *campaign_id,
+enum promo_err sqlite_codes_generate(struct sqlite_store *st, const char *campaign_id,
                                     const struct codegen *g, int64_t count, int64_t max_uses,
                                     const char *job_id, int64_t now, int64_t *made)
 {
@@ -253,7 +253,7 @@ enum promo_err store_codes_generate(struct store *st, const char *campaign_id,
     return writer_run(st, op_generate, &ga);
 }
 
-enum promo_err store_codes_reserve(struct store *st, const char *campaign_id,
+enum promo_err sqlite_codes_reserve(struct sqlite_store *st, const char *campaign_id,
                                    const struct codegen *g, int64_t count)
 {
     struct gen_args ga = {campaign_id, g, count, 0, 0, NULL, true, true, NULL};
@@ -299,7 +299,7 @@ static enum promo_err insert_chosen(struct conn *c, const char *campaign_id, con
 static enum promo_err code_read(struct conn *c, struct arena *a, const char *key, int64_t now,
                                 struct code_info *out);
 
-static enum promo_err op_code_add(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_code_add(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct add_args *aa = arg;
@@ -321,7 +321,7 @@ static enum promo_err op_code_add(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_code_add(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_code_add(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                               const struct code *k, int64_t now, struct code_info *out)
 {
     struct add_args aa = {a, campaign_id, k, now, out};
@@ -336,7 +336,7 @@ struct import_args {
     int64_t now, *imported;
 };
 
-static enum promo_err op_import(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_import(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct import_args *ia = arg;
@@ -373,7 +373,7 @@ static enum promo_err op_import(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_codes_import(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_codes_import(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                                   struct import_row *rows, size_t n, int64_t now, int64_t *imported)
 {
     struct import_args ia = {a, campaign_id, rows, n, now, imported};
@@ -411,7 +411,7 @@ static enum promo_err code_read(struct conn *c, struct arena *a, const char *key
     return rc;
 }
 
-enum promo_err store_code_get(struct store *st, struct arena *a, const char *key, int64_t now,
+enum promo_err sqlite_code_get(struct sqlite_store *st, struct arena *a, const char *key, int64_t now,
                               struct code_info *out)
 {
     struct conn *c = reader_get(st);
@@ -427,7 +427,7 @@ static const char SQL_CODES_LIST[] =
     " WHERE k.campaign_id = ?1 AND k.seq > ?2 AND (?3 IS NULL OR " CODE_STATE_SQL " = ?3)"
     " ORDER BY k.seq LIMIT ?4";
 
-enum promo_err store_codes_list(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_codes_list(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                                 const char *state, int64_t after_seq, int limit, int64_t now,
                                 struct code_info **out, size_t *n, int64_t *next_seq)
 {
@@ -476,7 +476,7 @@ struct key_args {
 
 static const char SQL_CODE_DISABLE[] = "UPDATE codes SET disabled = 1, pooled = 0 WHERE code_key = ?";
 
-static enum promo_err op_disable(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_disable(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct key_args *ka = arg;
@@ -495,7 +495,7 @@ static enum promo_err op_disable(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_code_disable(struct store *st, struct arena *a, const char *key, int64_t now,
+enum promo_err sqlite_code_disable(struct sqlite_store *st, struct arena *a, const char *key, int64_t now,
                                   struct code_info *out)
 {
     struct key_args ka = {.a = a, .key = key, .now = now, .out = out};
@@ -588,7 +588,7 @@ static enum promo_err issue_tx(struct conn *c, struct key_args *ka)
     return rc;
 }
 
-static enum promo_err op_issue(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_issue(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     return issue_tx(c, arg);
@@ -606,7 +606,7 @@ enum promo_err code_info_read(struct conn *c, struct arena *a, const char *key, 
     return code_read(c, a, key, now, out);
 }
 
-enum promo_err store_code_issue(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_code_issue(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                                 const char *customer_id, const char *channel,
                                 const struct codegen *g, int64_t now, struct code_info *out)
 {

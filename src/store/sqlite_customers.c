@@ -403,7 +403,7 @@ static enum promo_err customer_read(struct conn *c, struct arena *a, const char 
     return spent_365d(c, out, now);
 }
 
-enum promo_err store_customer_get(struct store *st, struct arena *a, const char *id, int64_t now,
+enum promo_err sqlite_customer_get(struct sqlite_store *st, struct arena *a, const char *id, int64_t now,
                                   struct customer *out)
 {
     struct conn *c = reader_get(st);
@@ -418,7 +418,7 @@ static const char SQL_CUST_LIST[] =
     "SELECT " CUSTOMER_COLS " FROM customers WHERE seq > ?1 AND (?2 IS NULL OR"
     " instr(segments, '\"' || ?2 || '\"') > 0 OR instr(computed, '\"' || ?2 || '\"') > 0) ORDER BY seq LIMIT ?3";
 
-enum promo_err store_customer_list(struct store *st, struct arena *a, const char *segment, int64_t after_seq,
+enum promo_err sqlite_customer_list(struct sqlite_store *st, struct arena *a, const char *segment, int64_t after_seq,
                                    int limit, int64_t now, struct customer **out, size_t *n, int64_t *next_seq)
 {
     *n = 0;
@@ -465,7 +465,7 @@ static const char SQL_CUST_UPSERT[] =
     " phone = ?4, locale = ?5, segments = ?6, attributes = ?7, updated_at = ?8";
 static const char SQL_CUST_EXISTS[] = "SELECT 1 FROM customers WHERE id = ?";
 
-static enum promo_err op_customer_put(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_customer_put(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct put_args *p = arg;
@@ -497,7 +497,7 @@ static enum promo_err op_customer_put(struct store *st, struct conn *c, void *ar
     return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc;
 }
 
-enum promo_err store_customer_put(struct store *st, struct arena *a, const struct customer *in, int64_t now,
+enum promo_err sqlite_customer_put(struct sqlite_store *st, struct arena *a, const struct customer *in, int64_t now,
                                   struct customer *out, bool *created)
 {
     struct put_args p = {a, in, now, out, created};
@@ -525,7 +525,7 @@ static void row_to_segment(sqlite3_stmt *s, struct arena *a, struct segment_def 
     d->members = sqlite3_column_int64(s, 5);
 }
 
-enum promo_err store_segment_get(struct store *st, struct arena *a, const char *name, struct segment_def *out)
+enum promo_err sqlite_segment_get(struct sqlite_store *st, struct arena *a, const char *name, struct segment_def *out)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -544,7 +544,7 @@ enum promo_err store_segment_get(struct store *st, struct arena *a, const char *
     return rc;
 }
 
-enum promo_err store_segment_list(struct store *st, struct arena *a, struct segment_def **out, size_t *n)
+enum promo_err sqlite_segment_list(struct sqlite_store *st, struct arena *a, struct segment_def **out, size_t *n)
 {
     *n = 0;
     struct conn *c = reader_get(st);
@@ -579,7 +579,7 @@ static const char SQL_SEG_UPSERT[] =
     " ON CONFLICT (name) DO UPDATE SET rule = ?2, description = ?3, updated_at = ?4";
 static const char SQL_SEG_DELETE[] = "DELETE FROM segments WHERE name = ?";
 
-static enum promo_err op_segment_put(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_segment_put(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct seg_args *p = arg;
@@ -614,13 +614,13 @@ static enum promo_err op_segment_put(struct store *st, struct conn *c, void *arg
     return rc;
 }
 
-enum promo_err store_segment_put(struct store *st, const struct segment_def *d, int64_t now, bool *created)
+enum promo_err sqlite_segment_put(struct sqlite_store *st, const struct segment_def *d, int64_t now, bool *created)
 {
     struct seg_args p = {.d = d, .now = now, .created = created};
     return writer_run(st, op_segment_put, &p);
 }
 
-static enum promo_err op_segment_delete(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_segment_delete(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct seg_args *p = arg;
@@ -642,7 +642,7 @@ static enum promo_err op_segment_delete(struct store *st, struct conn *c, void *
     return rc;
 }
 
-enum promo_err store_segment_delete(struct store *st, const char *name, int64_t now)
+enum promo_err sqlite_segment_delete(struct sqlite_store *st, const char *name, int64_t now)
 {
     struct seg_args p = {.name = name, .now = now};
     return writer_run(st, op_segment_delete, &p);
@@ -665,7 +665,7 @@ static const char SQL_SEEN[] =
     "UPDATE customers SET last_seen_at = max(coalesce(last_seen_at, 0), ?2),"
     " signup_at = CASE WHEN ?3 AND signup_at IS NULL THEN ?2 ELSE signup_at END WHERE id = ?1";
 
-static enum promo_err op_event_ingest(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_event_ingest(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct ingest_args *p = arg;
@@ -714,7 +714,7 @@ static enum promo_err op_event_ingest(struct store *st, struct conn *c, void *ar
     return rc;
 }
 
-enum promo_err store_event_ingest(struct store *st, struct arena *a, const struct ingest_event *e, int64_t now,
+enum promo_err sqlite_event_ingest(struct sqlite_store *st, struct arena *a, const struct ingest_event *e, int64_t now,
                                   bool *replay, const char **answer)
 {
     *replay = false;

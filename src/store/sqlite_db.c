@@ -139,7 +139,7 @@ static void conn_close(struct conn *c)
     free(c);
 }
 
-struct conn *reader_get(struct store *st)
+struct conn *reader_get(struct sqlite_store *st)
 {
     pthread_mutex_lock(&st->pool_lock);
     struct conn *c = st->free_readers;
@@ -155,7 +155,7 @@ struct conn *reader_get(struct store *st)
     return c;
 }
 
-void reader_put(struct store *st, struct conn *c)
+void reader_put(struct sqlite_store *st, struct conn *c)
 {
     if (!c)
         return;
@@ -233,7 +233,7 @@ static int conn_step(struct conn *c, const char *sql)
  * savepoint per op, commits once, then wakes the callers. A caller is thus
  * answered only after the commit holding its row is durable, and one
  * fsync serves every request that arrived while the previous one ran. */
-static void writer_batch(struct store *st, struct wop *batch)
+static void writer_batch(struct sqlite_store *st, struct wop *batch)
 {
     struct conn *c = st->writer_conn;
     int64_t t0 = time_mono_ns();
@@ -286,7 +286,7 @@ static void writer_batch(struct store *st, struct wop *batch)
 
 static void *writer_main(void *arg)
 {
-    struct store *st = arg;
+    struct sqlite_store *st = arg;
     pthread_mutex_lock(&st->wlock);
     for (;;) {
         while (!st->qhead && !st->stopping) {
@@ -327,7 +327,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void writer_enqueue(struct store *st, struct wop *w)
+static void writer_enqueue(struct sqlite_store *st, struct wop *w)
 {
     w->next = NULL;
     if (st->qtail)
@@ -339,7 +339,7 @@ static void writer_enqueue(struct store *st, struct wop *w)
     pthread_cond_signal(&st->wcv);
 }
 
-enum promo_err writer_run(struct store *st, wop_fn fn, void *arg)
+enum promo_err writer_run(struct sqlite_store *st, wop_fn fn, void *arg)
 {
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     struct wop w = {.fn = fn, .arg = arg, .cv = &cv};
@@ -356,7 +356,7 @@ enum promo_err writer_run(struct store *st, wop_fn fn, void *arg)
     return w.rc;
 }
 
-void writer_post(struct store *st, wop_fn fn, void *arg, void (*free_arg)(void *))
+void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *))
 {
     struct wop *w = calloc(1, sizeof(*w));
     if (!w) {
@@ -379,12 +379,8 @@ void writer_post(struct store *st, wop_fn fn, void *arg, void (*free_arg)(void *
 
 /* ---- open / close -------------------------------------------------------- */
 
-enum promo_err store_open(const char *url, struct store **out, char *err, size_t errlen)
+enum promo_err sqlite_open(const char *url, struct sqlite_store **out, char *err, size_t errlen)
 {
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        snprintf(err, errlen, "the PostgreSQL store is not built yet: use a SQLite file path");
-        return PROMO_UNAVAILABLE;
-    }
     if (strncmp(url, "sqlite:", 7) == 0)
         url += 7;
     /* Each connection is used by one thread at a time (the writer's by the
@@ -398,7 +394,7 @@ enum promo_err store_open(const char *url, struct store **out, char *err, size_t
         snprintf(err, errlen, "SQLite was built without thread support");
         return PROMO_INTERNAL;
     }
-    struct store *st = calloc(1, sizeof(*st));
+    struct sqlite_store *st = calloc(1, sizeof(*st));
     if (!st || !(st->path = strdup(url))) {
         free(st);
         snprintf(err, errlen, "out of memory");
@@ -409,25 +405,25 @@ enum promo_err store_open(const char *url, struct store **out, char *err, size_t
     pthread_cond_init(&st->wcv, NULL);
     if (audit_queue_open(st) != 0) {
         snprintf(err, errlen, "out of memory");
-        store_close(st);
+        sqlite_close(st);
         return PROMO_INTERNAL;
     }
     st->writer_conn = conn_open(st->path, 1, err, errlen);
     if (!st->writer_conn || migrate(st->writer_conn, err, errlen) != 0) {
-        store_close(st);
+        sqlite_close(st);
         return PROMO_INTERNAL;
     }
     if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
         st->writer = 0;
-        store_close(st);
+        sqlite_close(st);
         return PROMO_INTERNAL;
     }
     *out = st;
     return PROMO_OK;
 }
 
-void store_close(struct store *st)
+void sqlite_close(struct sqlite_store *st)
 {
     if (!st)
         return;
@@ -454,7 +450,7 @@ void store_close(struct store *st)
     free(st);
 }
 
-enum promo_err store_ping(struct store *st)
+enum promo_err sqlite_ping(struct sqlite_store *st)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -467,7 +463,7 @@ enum promo_err store_ping(struct store *st)
     return rc;
 }
 
-void store_writer_stats(struct store *st, uint64_t *batches, uint64_t *ops, uint64_t *busy_ns,
+void sqlite_writer_stats(struct sqlite_store *st, uint64_t *batches, uint64_t *ops, uint64_t *busy_ns,
                         uint64_t *commit_ns)
 {
     pthread_mutex_lock(&st->wlock);

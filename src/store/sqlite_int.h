@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#include "store/store.h"
+#include "store/backend.h"
 
 #define CONN_STMT_SLOTS 128
 
@@ -25,7 +25,7 @@ struct conn {
 /* A unit of work for the writer: fn runs inside the batch transaction,
  * under its own savepoint. fn returning PROMO_INTERNAL undoes its savepoint;
  * any other result keeps its writes (refusals are logged too). */
-typedef enum promo_err (*wop_fn)(struct store *st, struct conn *c, void *arg);
+typedef enum promo_err (*wop_fn)(struct sqlite_store *st, struct conn *c, void *arg);
 
 struct wop {
     wop_fn fn;
@@ -37,7 +37,7 @@ struct wop {
     struct wop *next;
 };
 
-struct store {
+struct sqlite_store {
     char *path;
     pthread_mutex_t pool_lock;
     struct conn *free_readers;
@@ -62,14 +62,14 @@ struct store {
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql);
 /* Runs a statement without results; 0 or -1 (logged). */
 int conn_exec(struct conn *c, const char *sql);
-struct conn *reader_get(struct store *st);
-void reader_put(struct store *st, struct conn *c);
+struct conn *reader_get(struct sqlite_store *st);
+void reader_put(struct sqlite_store *st, struct conn *c);
 
 /* ---- the writer ---------------------------------------------------------- */
 /* Queues fn and waits until the batch holding it is durable. */
-enum promo_err writer_run(struct store *st, wop_fn fn, void *arg);
+enum promo_err writer_run(struct sqlite_store *st, wop_fn fn, void *arg);
 /* Queues fn and returns at once; free_arg(arg) runs after it is done. */
-void writer_post(struct store *st, wop_fn fn, void *arg, void (*free_arg)(void *));
+void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *));
 
 /* ---- binding and reading ----------------------------------------------- */
 int bind_text(sqlite3_stmt *s, int i, const char *v);             /* NULL → NULL */
@@ -94,8 +94,8 @@ enum promo_err campaign_read(struct conn *c, struct arena *a, const char *id, st
 enum promo_err sweep_holds(struct conn *c, int64_t now);
 /* The audit queue: made by store_open before the writer starts, freed by
  * store_close after the writer stopped. 0 or -1. */
-int audit_queue_open(struct store *st);
-void audit_queue_close(struct store *st);
+int audit_queue_open(struct sqlite_store *st);
+void audit_queue_close(struct sqlite_store *st);
 /* ---- the outbox (sqlite_outbox.c) ----------------------------------------- */
 /* event_log with the webhook fan-out optional: events about webhook
  * deliveries are not delivered to webhooks (a dead receiver would loop). */

@@ -190,14 +190,14 @@ struct enqueue_args {
     int64_t now_ms;
 };
 
-static enum promo_err op_enqueue(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_enqueue(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct enqueue_args *ea = arg;
     return outbox_enqueue(c, ea->m, ea->now_ms);
 }
 
-enum promo_err store_message_enqueue(struct store *st, const struct message *m, int64_t now_ms)
+enum promo_err sqlite_message_enqueue(struct sqlite_store *st, const struct message *m, int64_t now_ms)
 {
     struct enqueue_args ea = {m, now_ms};
     return writer_run(st, op_enqueue, &ea);
@@ -236,7 +236,7 @@ enum promo_err template_read(struct conn *c, struct arena *a, const char *id, st
     return rc;
 }
 
-enum promo_err store_template_get(struct store *st, struct arena *a, const char *id, struct template_rec *out)
+enum promo_err sqlite_template_get(struct sqlite_store *st, struct arena *a, const char *id, struct template_rec *out)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -249,7 +249,7 @@ enum promo_err store_template_get(struct store *st, struct arena *a, const char 
 static const char SQL_TPL_LIST[] =
     "SELECT " TPL_COLS " FROM templates WHERE id > ?1 AND deleted_at IS NULL ORDER BY id LIMIT ?2";
 
-enum promo_err store_template_list(struct store *st, struct arena *a, const char *cursor, int limit,
+enum promo_err sqlite_template_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                    struct template_rec **out, size_t *n, const char **next)
 {
     *n = 0;
@@ -300,7 +300,7 @@ static char *actor_data(const char *actor)
     return s;
 }
 
-static enum promo_err op_template_put(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_template_put(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct tpl_args *ta = arg;
@@ -327,7 +327,7 @@ static enum promo_err op_template_put(struct store *st, struct conn *c, void *ar
     return rc;
 }
 
-enum promo_err store_template_put(struct store *st, const struct template_rec *t, bool create, const char *actor)
+enum promo_err sqlite_template_put(struct sqlite_store *st, const struct template_rec *t, bool create, const char *actor)
 {
     struct tpl_args ta = {.t = t, .create = create, .actor = actor};
     return writer_run(st, op_template_put, &ta);
@@ -355,13 +355,13 @@ static enum promo_err mark_deleted(struct conn *c, const char *sql, const struct
 
 static const char SQL_TPL_DELETE[] = "UPDATE templates SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL";
 
-static enum promo_err op_template_delete(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_template_delete(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     return mark_deleted(c, SQL_TPL_DELETE, arg, "template_deleted");
 }
 
-enum promo_err store_template_delete(struct store *st, const char *id, int64_t now, const char *actor)
+enum promo_err sqlite_template_delete(struct sqlite_store *st, const char *id, int64_t now, const char *actor)
 {
     struct tpl_args da = {.id = id, .now = now, .actor = actor};
     return writer_run(st, op_template_delete, &da);
@@ -389,7 +389,7 @@ struct hook_args {
     const char *actor;
 };
 
-static enum promo_err op_webhook_create(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_webhook_create(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct hook_args *ha = arg;
@@ -416,7 +416,7 @@ static enum promo_err op_webhook_create(struct store *st, struct conn *c, void *
     return rc;
 }
 
-enum promo_err store_webhook_create(struct store *st, const struct webhook *w, const char *actor)
+enum promo_err sqlite_webhook_create(struct sqlite_store *st, const struct webhook *w, const char *actor)
 {
     struct hook_args ha = {w, actor};
     return writer_run(st, op_webhook_create, &ha);
@@ -424,7 +424,7 @@ enum promo_err store_webhook_create(struct store *st, const struct webhook *w, c
 
 static const char SQL_HOOK_GET[] = "SELECT " HOOK_COLS " FROM webhooks WHERE id = ? AND deleted_at IS NULL";
 
-enum promo_err store_webhook_get(struct store *st, struct arena *a, const char *id, struct webhook *out)
+enum promo_err sqlite_webhook_get(struct sqlite_store *st, struct arena *a, const char *id, struct webhook *out)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -449,7 +449,7 @@ enum promo_err store_webhook_get(struct store *st, struct arena *a, const char *
 static const char SQL_HOOK_LIST[] =
     "SELECT " HOOK_COLS " FROM webhooks WHERE id > ?1 AND deleted_at IS NULL ORDER BY id LIMIT ?2";
 
-enum promo_err store_webhook_list(struct store *st, struct arena *a, const char *cursor, int limit,
+enum promo_err sqlite_webhook_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                   struct webhook **out, size_t *n, const char **next)
 {
     *n = 0;
@@ -481,7 +481,7 @@ enum promo_err store_webhook_list(struct store *st, struct arena *a, const char 
 
 static const char SQL_HOOK_DELETE[] = "UPDATE webhooks SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL";
 
-static enum promo_err op_webhook_delete(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_webhook_delete(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     enum promo_err rc = mark_deleted(c, SQL_HOOK_DELETE, arg, "webhook_deleted");
@@ -489,7 +489,7 @@ static enum promo_err op_webhook_delete(struct store *st, struct conn *c, void *
     return rc;
 }
 
-enum promo_err store_webhook_delete(struct store *st, const char *id, int64_t now, const char *actor)
+enum promo_err sqlite_webhook_delete(struct sqlite_store *st, const char *id, int64_t now, const char *actor)
 {
     struct tpl_args da = {.id = id, .now = now, .actor = actor};
     return writer_run(st, op_webhook_delete, &da);
@@ -535,7 +535,7 @@ static enum promo_err message_read(struct conn *c, struct arena *a, const char *
     return rc;
 }
 
-enum promo_err store_message_get(struct store *st, struct arena *a, const char *id, struct message *out)
+enum promo_err sqlite_message_get(struct sqlite_store *st, struct arena *a, const char *id, struct message *out)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -548,7 +548,7 @@ enum promo_err store_message_get(struct store *st, struct arena *a, const char *
 static const char SQL_MSG_LIST[] = "SELECT " MSG_COLS " FROM messages WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
                                    " AND (?3 IS NULL OR channel = ?3) ORDER BY id LIMIT ?4";
 
-enum promo_err store_message_list(struct store *st, struct arena *a, const char *state, const char *channel,
+enum promo_err sqlite_message_list(struct sqlite_store *st, struct arena *a, const char *state, const char *channel,
                                   const char *cursor, int limit, struct message **out, size_t *n,
                                   const char **next)
 {
@@ -585,7 +585,7 @@ enum promo_err store_message_list(struct store *st, struct arena *a, const char 
 static const char SQL_ATTEMPTS[] = "SELECT n, started_at, duration_ms, ok, status, error FROM message_attempts"
                                    " WHERE message_id = ? ORDER BY seq LIMIT 1000";
 
-enum promo_err store_message_attempts(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_message_attempts(struct sqlite_store *st, struct arena *a, const char *id,
                                       struct message_attempt **out, size_t *n)
 {
     *n = 0;
@@ -627,7 +627,7 @@ struct retry_args {
 static const char SQL_MSG_RETRY[] = "UPDATE messages SET state = 'queued', retry_base = attempts,"
                                     " next_attempt_at = ?2, last_error = NULL WHERE id = ?1 AND state = 'dead'";
 
-static enum promo_err op_retry(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_retry(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct retry_args *ra = arg;
@@ -652,7 +652,7 @@ static enum promo_err op_retry(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_message_retry(struct store *st, struct arena *a, const char *id, int64_t now_ms,
+enum promo_err sqlite_message_retry(struct sqlite_store *st, struct arena *a, const char *id, int64_t now_ms,
                                    const char *actor, struct message *out)
 {
     struct retry_args ra = {a, id, actor, now_ms, out};
@@ -664,7 +664,7 @@ enum promo_err store_message_retry(struct store *st, struct arena *a, const char
 static const char SQL_NEXT_DUE[] =
     "SELECT min(next_attempt_at) FROM messages WHERE state IN ('queued', 'sending')";
 
-enum promo_err store_outbox_next_due(struct store *st, int64_t *due)
+enum promo_err sqlite_outbox_next_due(struct sqlite_store *st, int64_t *due)
 {
     *due = 0;
     struct conn *c = reader_get(st);
@@ -688,7 +688,7 @@ enum promo_err store_outbox_next_due(struct store *st, int64_t *due)
 static const char SQL_COUNTS[] =
     "SELECT state, count(*) FROM messages WHERE state IN ('queued', 'sending', 'dead') GROUP BY state";
 
-enum promo_err store_outbox_counts(struct store *st, int64_t *queued, int64_t *sending, int64_t *dead)
+enum promo_err sqlite_outbox_counts(struct sqlite_store *st, int64_t *queued, int64_t *sending, int64_t *dead)
 {
     *queued = *sending = *dead = 0;
     struct conn *c = reader_get(st);
@@ -724,7 +724,7 @@ static const char SQL_CLAIM[] =
     " WHERE state IN ('queued', 'sending') AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT 1)"
     " RETURNING id";
 
-static enum promo_err op_claim(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_claim(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct claim_args *ca = arg;
@@ -743,7 +743,7 @@ static enum promo_err op_claim(struct store *st, struct conn *c, void *arg)
     return id ? message_read(c, ca->a, id, ca->out) : PROMO_NOT_FOUND;
 }
 
-enum promo_err store_outbox_claim(struct store *st, struct arena *a, int64_t now_ms, int64_t lease_ms,
+enum promo_err sqlite_outbox_claim(struct sqlite_store *st, struct arena *a, int64_t now_ms, int64_t lease_ms,
                                   struct message *out)
 {
     struct claim_args ca = {a, now_ms, lease_ms, out};
@@ -765,7 +765,7 @@ static const char SQL_MSG_AFTER[] =
     " sent_at = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1 AND state = 'sending'"
     " RETURNING channel, customer_id, attempts";
 
-static enum promo_err op_record(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_record(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct record_args *ra = arg;
@@ -818,7 +818,7 @@ static enum promo_err op_record(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_outbox_record(struct store *st, const char *id, const struct message_attempt *at, bool dead,
+enum promo_err sqlite_outbox_record(struct sqlite_store *st, const char *id, const struct message_attempt *at, bool dead,
                                    int64_t next_attempt_at)
 {
     struct record_args ra = {id, at, dead, next_attempt_at};

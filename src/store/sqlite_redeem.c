@@ -415,7 +415,7 @@ static const char SQL_VALIDATION_COUNT[] =
     "INSERT INTO validation_counts (campaign_id, reason, n) VALUES (?, ?, 1)"
     " ON CONFLICT (campaign_id, reason) DO UPDATE SET n = n + 1";
 
-static enum promo_err op_attempt(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_attempt(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct attempt *t = arg;
@@ -433,7 +433,7 @@ static enum promo_err op_attempt(struct store *st, struct conn *c, void *arg)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-enum promo_err store_validate(struct store *st, struct arena *a, const struct use_req *r,
+enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const struct use_req *r,
                               struct use_result *res)
 {
     struct conn *c = reader_get(st);
@@ -515,7 +515,7 @@ static void result_from_redemption(struct use_result *res, const struct redempti
     res->red = *red;
 }
 
-static enum promo_err op_redeem(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_redeem(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct use_args *ua = arg;
@@ -606,7 +606,7 @@ static enum promo_err op_redeem(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_redeem(struct store *st, struct arena *a, const struct use_req *r,
+enum promo_err sqlite_redeem(struct sqlite_store *st, struct arena *a, const struct use_req *r,
                             struct use_result *res)
 {
     struct use_args ua = {a, r, res};
@@ -630,7 +630,7 @@ static int64_t hold_expiry(const struct use_req *r)
 
 static const char SQL_RSV_RENEW[] = "UPDATE reservations SET expires_at = ? WHERE id = ?";
 
-static enum promo_err op_reserve(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_reserve(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct use_args *ua = arg;
@@ -713,7 +713,7 @@ static enum promo_err op_reserve(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_reserve(struct store *st, struct arena *a, const struct use_req *r,
+enum promo_err sqlite_reserve(struct sqlite_store *st, struct arena *a, const struct use_req *r,
                              struct use_result *res)
 {
     struct use_args ua = {a, r, res};
@@ -728,7 +728,7 @@ struct id_args {
     struct reservation *rsv;
 };
 
-static enum promo_err op_confirm(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_confirm(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct id_args *ia = arg;
@@ -744,14 +744,14 @@ static enum promo_err op_confirm(struct store *st, struct conn *c, void *arg)
     return hold_confirm(c, ia->a, &h, key, ia->now, ia->red);
 }
 
-enum promo_err store_reservation_confirm(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_reservation_confirm(struct sqlite_store *st, struct arena *a, const char *id,
                                          int64_t now, struct redemption *out)
 {
     struct id_args ia = {.a = a, .id = id, .now = now, .red = out};
     return writer_run(st, op_confirm, &ia);
 }
 
-static enum promo_err op_release(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_release(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct id_args *ia = arg;
@@ -768,14 +768,14 @@ static enum promo_err op_release(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_reservation_release(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_reservation_release(struct sqlite_store *st, struct arena *a, const char *id,
                                          int64_t now, struct reservation *out)
 {
     struct id_args ia = {.a = a, .id = id, .now = now, .rsv = out};
     return writer_run(st, op_release, &ia);
 }
 
-enum promo_err store_reservation_get(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_reservation_get(struct sqlite_store *st, struct arena *a, const char *id,
                                      struct reservation *out)
 {
     struct conn *c = reader_get(st);
@@ -792,7 +792,7 @@ static const char SQL_RED_ROLLBACK[] =
     "UPDATE redemptions SET status = 'rolled_back', rolled_back_at = ?, rollback_reason = ? WHERE id = ?";
 static const char SQL_RED_KEY[] = "SELECT code_key FROM redemptions WHERE id = ?";
 
-static enum promo_err op_rollback(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_rollback(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct id_args *ia = arg;
@@ -837,14 +837,14 @@ static enum promo_err op_rollback(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_redemption_rollback(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_redemption_rollback(struct sqlite_store *st, struct arena *a, const char *id,
                                          const char *reason, int64_t now, struct redemption *out)
 {
     struct id_args ia = {.a = a, .id = id, .reason = reason, .now = now, .red = out};
     return writer_run(st, op_rollback, &ia);
 }
 
-enum promo_err store_redemption_get(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_redemption_get(struct sqlite_store *st, struct arena *a, const char *id,
                                     struct redemption *out)
 {
     struct conn *c = reader_get(st);
@@ -866,7 +866,7 @@ static const char SQL_RED_LIST_CUSTOMER[] =
     "SELECT " REDEMPTION_COLS ", seq FROM redemptions WHERE customer_id = ?2 AND ?1 IS NULL"
     " AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
 
-enum promo_err store_redemption_list(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_redemption_list(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                                      const char *customer_id, const char *cursor, int limit,
                                      struct redemption **out, size_t *n, const char **next)
 {
@@ -912,13 +912,13 @@ struct sweep_args {
     int64_t now;
 };
 
-static enum promo_err op_sweep(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_sweep(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     return sweep_holds(c, ((struct sweep_args *)arg)->now);
 }
 
-enum promo_err store_sweep(struct store *st, int64_t now)
+enum promo_err sqlite_sweep(struct sqlite_store *st, int64_t now)
 {
     struct sweep_args sa = {now};
     return writer_run(st, op_sweep, &sa);

@@ -67,7 +67,7 @@ struct rule_put_args {
     int64_t now;
 };
 
-static enum promo_err op_rule_put(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_rule_put(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct rule_put_args *p = arg;
@@ -95,13 +95,13 @@ static enum promo_err op_rule_put(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_rule_put(struct store *st, const struct rule_rec *r, bool create, int64_t now)
+enum promo_err sqlite_rule_put(struct sqlite_store *st, const struct rule_rec *r, bool create, int64_t now)
 {
     struct rule_put_args p = {r, create, now};
     return writer_run(st, op_rule_put, &p);
 }
 
-enum promo_err store_rule_get(struct store *st, struct arena *a, const char *id, struct rule_rec *out)
+enum promo_err sqlite_rule_get(struct sqlite_store *st, struct arena *a, const char *id, struct rule_rec *out)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -111,7 +111,7 @@ enum promo_err store_rule_get(struct store *st, struct arena *a, const char *id,
     return rc;
 }
 
-enum promo_err store_rule_list(struct store *st, struct arena *a, const char *cursor, int limit,
+enum promo_err sqlite_rule_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                struct rule_rec **out, size_t *n, const char **next)
 {
     *n = 0;
@@ -146,7 +146,7 @@ struct rule_del_args {
     int64_t now;
 };
 
-static enum promo_err op_rule_delete(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_rule_delete(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct rule_del_args *p = arg;
@@ -164,7 +164,7 @@ static enum promo_err op_rule_delete(struct store *st, struct conn *c, void *arg
     return rc;
 }
 
-enum promo_err store_rule_delete(struct store *st, const char *id, int64_t now)
+enum promo_err sqlite_rule_delete(struct sqlite_store *st, const char *id, int64_t now)
 {
     struct rule_del_args p = {id, now};
     return writer_run(st, op_rule_delete, &p);
@@ -201,7 +201,7 @@ static enum promo_err reminders_read(struct conn *c, struct arena *a, const char
     return r == SQLITE_ROW ? PROMO_OK : r == SQLITE_DONE ? PROMO_NOT_FOUND : db_fail(c, "reminders get");
 }
 
-enum promo_err store_reminders_get(struct store *st, struct arena *a, const char *campaign_id,
+enum promo_err sqlite_reminders_get(struct sqlite_store *st, struct arena *a, const char *campaign_id,
                                    struct reminder_rec *out)
 {
     struct conn *c = reader_get(st);
@@ -218,7 +218,7 @@ struct rem_args {
     int64_t now;
 };
 
-static enum promo_err op_reminders_put(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_reminders_put(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct rem_args *p = arg;
@@ -244,13 +244,13 @@ static enum promo_err op_reminders_put(struct store *st, struct conn *c, void *a
     return rc;
 }
 
-enum promo_err store_reminders_put(struct store *st, const struct reminder_rec *r, int64_t now)
+enum promo_err sqlite_reminders_put(struct sqlite_store *st, const struct reminder_rec *r, int64_t now)
 {
     struct rem_args p = {.r = r, .now = now};
     return writer_run(st, op_reminders_put, &p);
 }
 
-static enum promo_err op_reminders_delete(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_reminders_delete(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct rem_args *p = arg;
@@ -267,7 +267,7 @@ static enum promo_err op_reminders_delete(struct store *st, struct conn *c, void
     return rc;
 }
 
-enum promo_err store_reminders_delete(struct store *st, const char *campaign_id, int64_t now)
+enum promo_err sqlite_reminders_delete(struct sqlite_store *st, const char *campaign_id, int64_t now)
 {
     struct rem_args p = {.campaign_id = campaign_id, .now = now};
     return writer_run(st, op_reminders_delete, &p);

@@ -46,7 +46,7 @@ static enum promo_err read_counts(struct conn *c, struct arena *a, const char *s
     return r == SQLITE_DONE ? PROMO_OK : db_fail(c, "stats");
 }
 
-enum promo_err store_campaign_stats(struct store *st, struct arena *a, const char *id,
+enum promo_err sqlite_campaign_stats(struct sqlite_store *st, struct arena *a, const char *id,
                                     struct campaign_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -283,7 +283,7 @@ struct run_args {
     int64_t now;
 };
 
-static enum promo_err op_task_run(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_task_run(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct run_args *ra = arg;
@@ -321,7 +321,7 @@ static enum promo_err op_task_run(struct store *st, struct conn *c, void *arg)
     return rc == PROMO_OK ? PROMO_OK : PROMO_INTERNAL;
 }
 
-enum promo_err store_task_run(struct store *st, const char *id, int64_t now)
+enum promo_err sqlite_task_run(struct sqlite_store *st, const char *id, int64_t now)
 {
     struct run_args ra = {.id = id, .now = now};
     return writer_run(st, op_task_run, &ra);
@@ -332,7 +332,7 @@ static const char SQL_TASK_FAIL[] =
     " state = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE state END,"
     " due_at = ?4 + 60 * (attempts + 1) * (attempts + 1) WHERE id = ?1 AND state = 'pending'";
 
-static enum promo_err op_task_fail(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_task_fail(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct run_args *ra = arg;
@@ -349,13 +349,13 @@ static enum promo_err op_task_fail(struct store *st, struct conn *c, void *arg)
     return rc;
 }
 
-enum promo_err store_task_fail(struct store *st, const char *id, const char *error, int64_t now)
+enum promo_err sqlite_task_fail(struct sqlite_store *st, const char *id, const char *error, int64_t now)
 {
     struct run_args ra = {.id = id, .error = error, .now = now};
     return writer_run(st, op_task_fail, &ra);
 }
 
-static enum promo_err op_task_schedule(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_task_schedule(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct task *t = arg;
@@ -364,7 +364,7 @@ static enum promo_err op_task_schedule(struct store *st, struct conn *c, void *a
     return task_insert(c, t->kind, t->key, t->due_at, t->payload, t->created_at);
 }
 
-enum promo_err store_task_schedule(struct store *st, const char *kind, const char *key, int64_t due_at,
+enum promo_err sqlite_task_schedule(struct sqlite_store *st, const char *kind, const char *key, int64_t due_at,
                                    const char *payload_json, int64_t now)
 {
     struct task t = {.kind = kind, .key = key, .due_at = due_at, .payload = payload_json, .created_at = now};
@@ -380,7 +380,7 @@ static const char SQL_TASK_LIST[] =
     "SELECT " TASK_COLS " FROM tasks WHERE seq > ?1 AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR state = ?3)"
     " ORDER BY seq LIMIT ?4";
 
-enum promo_err store_tasks_due(struct store *st, struct arena *a, int64_t now, int limit, struct task **out,
+enum promo_err sqlite_tasks_due(struct sqlite_store *st, struct arena *a, int64_t now, int limit, struct task **out,
                                size_t *n)
 {
     *n = 0;
@@ -404,7 +404,7 @@ enum promo_err store_tasks_due(struct store *st, struct arena *a, int64_t now, i
     return rc;
 }
 
-enum promo_err store_task_next_due(struct store *st, int64_t *due_at)
+enum promo_err sqlite_task_next_due(struct sqlite_store *st, int64_t *due_at)
 {
     *due_at = 0;
     struct conn *c = reader_get(st);
@@ -423,7 +423,7 @@ enum promo_err store_task_next_due(struct store *st, int64_t *due_at)
     return rc;
 }
 
-enum promo_err store_task_list(struct store *st, struct arena *a, const char *kind, const char *state,
+enum promo_err sqlite_task_list(struct sqlite_store *st, struct arena *a, const char *kind, const char *state,
                                int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq)
 {
     *n = 0;

@@ -43,7 +43,7 @@ static char *event_data(json_t *o)
 }
 
 /* Runs a one-integer query with up to two parameters on a reader. */
-static enum promo_err count_query(struct store *st, const char *sql, const char *text, int64_t num, int64_t *n)
+static enum promo_err count_query(struct sqlite_store *st, const char *sql, const char *text, int64_t num, int64_t *n)
 {
     struct conn *c = reader_get(st);
     if (!c)
@@ -67,7 +67,7 @@ static enum promo_err count_query(struct store *st, const char *sql, const char 
     return rc;
 }
 
-enum promo_err store_token_count(struct store *st, int64_t *n)
+enum promo_err sqlite_token_count(struct sqlite_store *st, int64_t *n)
 {
     return count_query(st, "SELECT count(*) FROM tokens", NULL, 0, n);
 }
@@ -75,7 +75,7 @@ enum promo_err store_token_count(struct store *st, int64_t *n)
 static const char SQL_TOKEN_ADMINS[] =
     "SELECT count(*) FROM tokens WHERE role = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
 
-enum promo_err store_token_count_admins(struct store *st, int64_t now, int64_t *n)
+enum promo_err sqlite_token_count_admins(struct sqlite_store *st, int64_t now, int64_t *n)
 {
     return count_query(st, SQL_TOKEN_ADMINS, "admin", now, n);
 }
@@ -103,7 +103,7 @@ static enum promo_err token_read(struct conn *c, struct arena *a, const char *sq
 static const char SQL_TOKEN_BY_HASH[] = "SELECT " TOKEN_COLS " FROM tokens WHERE secret_hash = ?";
 static const char SQL_TOKEN_BY_ID[] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?";
 
-static enum promo_err token_read_pooled(struct store *st, struct arena *a, const char *sql, const char *key,
+static enum promo_err token_read_pooled(struct sqlite_store *st, struct arena *a, const char *sql, const char *key,
                                         struct token *out)
 {
     struct conn *c = reader_get(st);
@@ -114,12 +114,12 @@ static enum promo_err token_read_pooled(struct store *st, struct arena *a, const
     return rc;
 }
 
-enum promo_err store_token_find(struct store *st, struct arena *a, const char *secret_hash, struct token *out)
+enum promo_err sqlite_token_find(struct sqlite_store *st, struct arena *a, const char *secret_hash, struct token *out)
 {
     return token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
 }
 
-enum promo_err store_token_get(struct store *st, struct arena *a, const char *id, struct token *out)
+enum promo_err sqlite_token_get(struct sqlite_store *st, struct arena *a, const char *id, struct token *out)
 {
     return token_read_pooled(st, a, SQL_TOKEN_BY_ID, id, out);
 }
@@ -129,7 +129,7 @@ enum promo_err store_token_get(struct store *st, struct arena *a, const char *id
 static const char SQL_TOKEN_LIST[] =
     "SELECT " TOKEN_COLS " FROM tokens WHERE id > ?1 AND (?2 IS NULL OR kind = ?2) ORDER BY id LIMIT ?3";
 
-enum promo_err store_token_list(struct store *st, struct arena *a, const char *kind, const char *cursor,
+enum promo_err sqlite_token_list(struct sqlite_store *st, struct arena *a, const char *kind, const char *cursor,
                                 int limit, struct token **out, size_t *n, const char **next)
 {
     *n = 0;
@@ -196,13 +196,13 @@ static enum promo_err token_insert(struct conn *c, const struct token_args *ta, 
     return rc;
 }
 
-static enum promo_err op_token_create(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_token_create(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     return token_insert(c, arg, "token_created");
 }
 
-enum promo_err store_token_create(struct store *st, const struct token *t, const char *secret_hash,
+enum promo_err sqlite_token_create(struct sqlite_store *st, const struct token *t, const char *secret_hash,
                                   const char *actor)
 {
     struct token_args ta = {t, secret_hash, actor};
@@ -220,7 +220,7 @@ struct revoke_args {
 
 static const char SQL_TOKEN_REVOKE[] = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 
-static enum promo_err op_token_revoke(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_token_revoke(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct revoke_args *ra = arg;
@@ -243,7 +243,7 @@ static enum promo_err op_token_revoke(struct store *st, struct conn *c, void *ar
     return rc;
 }
 
-enum promo_err store_token_revoke(struct store *st, struct arena *a, const char *id, int64_t now,
+enum promo_err sqlite_token_revoke(struct sqlite_store *st, struct arena *a, const char *id, int64_t now,
                                   const char *actor, struct token *out)
 {
     struct revoke_args ra = {a, id, actor, now, out};
@@ -260,7 +260,7 @@ struct touch_args {
 static const char SQL_TOKEN_TOUCH[] =
     "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)";
 
-static enum promo_err op_token_touch(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_token_touch(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct touch_args *ta = arg;
@@ -272,7 +272,7 @@ static enum promo_err op_token_touch(struct store *st, struct conn *c, void *arg
     return step_done(c, s);
 }
 
-void store_token_touch(struct store *st, const char *id, int64_t now)
+void sqlite_token_touch(struct sqlite_store *st, const char *id, int64_t now)
 {
     size_t len = strlen(id);
     struct touch_args *ta = malloc(sizeof(*ta) + len + 1);
@@ -322,7 +322,7 @@ static enum promo_err client_read(struct conn *c, struct arena *a, const char *i
     return rc;
 }
 
-enum promo_err store_oauth_client_get(struct store *st, struct arena *a, const char *id, struct oauth_client *out,
+enum promo_err sqlite_oauth_client_get(struct sqlite_store *st, struct arena *a, const char *id, struct oauth_client *out,
                                       char *secret_hash)
 {
     struct conn *c = reader_get(st);
@@ -335,7 +335,7 @@ enum promo_err store_oauth_client_get(struct store *st, struct arena *a, const c
 
 static const char SQL_CLIENT_LIST[] = "SELECT " CLIENT_COLS " FROM oauth_clients WHERE id > ?1 ORDER BY id LIMIT ?2";
 
-enum promo_err store_oauth_client_list(struct store *st, struct arena *a, const char *cursor, int limit,
+enum promo_err sqlite_oauth_client_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                        struct oauth_client **out, size_t *n, const char **next)
 {
     *n = 0;
@@ -373,7 +373,7 @@ struct client_args {
 static const char SQL_CLIENT_INSERT[] =
     "INSERT INTO oauth_clients (id, secret_hash, name, role, access_token_ttl, created_at) VALUES (?,?,?,?,?,?)";
 
-static enum promo_err op_client_create(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_client_create(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct client_args *ca = arg;
@@ -396,7 +396,7 @@ static enum promo_err op_client_create(struct store *st, struct conn *c, void *a
     return rc;
 }
 
-enum promo_err store_oauth_client_create(struct store *st, const struct oauth_client *c, const char *secret_hash,
+enum promo_err sqlite_oauth_client_create(struct sqlite_store *st, const struct oauth_client *c, const char *secret_hash,
                                          const char *actor)
 {
     struct client_args ca = {c, secret_hash, actor};
@@ -428,7 +428,7 @@ static enum promo_err client_update(struct conn *c, const char *sql, const char 
     return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
 }
 
-static enum promo_err op_client_delete(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_client_delete(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct client_delete_args *da = arg;
@@ -448,7 +448,7 @@ static enum promo_err op_client_delete(struct store *st, struct conn *c, void *a
     return rc;
 }
 
-enum promo_err store_oauth_client_delete(struct store *st, struct arena *a, const char *id, int64_t now,
+enum promo_err sqlite_oauth_client_delete(struct sqlite_store *st, struct arena *a, const char *id, int64_t now,
                                          const char *actor, struct oauth_client *out, int64_t *revoked)
 {
     struct client_delete_args da = {a, id, actor, now, out, revoked};
@@ -459,7 +459,7 @@ enum promo_err store_oauth_client_delete(struct store *st, struct arena *a, cons
 static const char SQL_CLIENT_LIVE[] = "SELECT 1 FROM oauth_clients WHERE id = ? AND deleted_at IS NULL";
 static const char SQL_CLIENT_PRUNE[] = "DELETE FROM tokens WHERE client_id = ?1 AND expires_at < ?2";
 
-static enum promo_err op_oauth_token_issue(struct store *st, struct conn *c, void *arg)
+static enum promo_err op_oauth_token_issue(struct sqlite_store *st, struct conn *c, void *arg)
 {
     (void)st;
     struct token_args *ta = arg;
@@ -475,7 +475,7 @@ static enum promo_err op_oauth_token_issue(struct store *st, struct conn *c, voi
     return rc == PROMO_OK ? token_insert(c, ta, "oauth_token_issued") : rc;
 }
 
-enum promo_err store_oauth_token_issue(struct store *st, const struct token *t, const char *secret_hash)
+enum promo_err sqlite_oauth_token_issue(struct sqlite_store *st, const struct token *t, const char *secret_hash)
 {
     struct token_args ta = {t, secret_hash, t->client_id};
     return writer_run(st, op_oauth_token_issue, &ta);

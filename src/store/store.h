@@ -520,4 +520,19 @@ enum promo_err store_reminders_get(struct store *st, struct arena *a, const char
                                    struct reminder_rec *out);
 enum promo_err store_reminders_delete(struct store *st, const char *campaign_id, int64_t now);
 
+/* ---- what the backend has (store.c) ---------------------------------------- */
+/* Feature families a backend may not have yet: the PostgreSQL store is
+ * ported to main's later features family by family (pg_pending.c). The
+ * store functions of a missing family answer PROMO_NOT_ON_STORE; the
+ * scheduler and delivery threads are not started without theirs. */
+enum store_feature {
+    STORE_F_CUSTOMERS, /* customers, client events, segments, customer facts */
+    STORE_F_TASKS,     /* the scheduler's tasks and the test clock's effects */
+    STORE_F_OUTBOX,    /* templates, webhooks, messages, delivery */
+    STORE_F_RULES,     /* rules and expiry reminders */
+};
+bool store_supports(struct store *st, enum store_feature f);
+/* "SQLite" or "PostgreSQL", for log lines. */
+const char *store_backend_name(struct store *st);
+
 #endif

@@ -59,9 +59,8 @@ def make_token(srv, role, name=None):
                 return r.json[k]
     secret = "promo_test_" + secrets.token_hex(20)
     h = hashlib.blake2b(secret.encode(), digest_size=32).hexdigest()
-    with db(srv) as c:
-        c.execute("INSERT INTO tokens (id, secret_hash, role, name, created_at) VALUES (?,?,?,?,?)",
-                  ("tok_test" + secrets.token_hex(8), h, role, name, int(time.time())))
+    harness.db_exec(srv, "INSERT INTO tokens (id, secret_hash, role, name, created_at) VALUES (?,?,?,?,?)",
+                    ("tok_test" + secrets.token_hex(8), h, role, name, int(time.time())))
     return secret
 
 

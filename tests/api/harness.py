@@ -166,10 +166,127 @@ failures = 0
 """
 
 
+# --- the store under test ----------------------------------------------------------
+# PROMO_TEST_DB=postgres://user@host:port/db (scripts/pg_test.sh sets it): every
+# Server gets a fresh PostgreSQL database of its own on that cluster (CREATE
+# DATABASE), unless given one to share (Server(db=other.db): two servers, one
+# store). Unset: a SQLite file in the server's temporary folder.
+TEST_DB = os.environ.get("PROMO_TEST_DB", "")
+
+
+def on_pg():
+    return TEST_DB.startswith("postgres://") or TEST_DB.startswith("postgresql://")
+
+
+# Test modules of features the PostgreSQL store does not have yet (their
+# store functions answer 503 there: src/store/pg_pending.c). run.py skips
+# them on PostgreSQL and prints why; a family ported to PostgreSQL leaves
+# this table. On SQLite every module runs.
+PG_PENDING = {
+    "test_customers": "customers, client events and segments are not yet on the PostgreSQL store",
+    "test_segments": "segments are not yet on the PostgreSQL store",
+    "test_scheduler": "the scheduler's tasks and the test clock are not yet on the PostgreSQL store",
+    "test_templates": "templates, webhooks and messages are not yet on the PostgreSQL store",
+    "test_delivery": "the outbox and its delivery are not yet on the PostgreSQL store",
+    "test_rules": "rules (and the customers, tasks and outbox they need) are not yet on the PostgreSQL store",
+    "test_reminders": "expiry reminders (and the tasks and outbox they need) are not yet on the PostgreSQL store",
+    # single tests of other modules, as module::test
+    "test_codes::test_issue_honours_segments_and_first_order_rules":
+        "customers and segments are not yet on the PostgreSQL store",
+    "test_validate::test_customer_not_eligible_first_order_only":
+        "client events and customer facts are not yet on the PostgreSQL store",
+}
+
+
+def pg_skip_reason(name):
+    """Why the module or "module::test" `name` does not run on this store,
+    or None when it runs."""
+    return PG_PENDING.get(name) if on_pg() else None
+
+
+def _psql():
+    import shutil
+    for p in ("psql", "/usr/lib/postgresql/15/bin/psql"):
+        w = shutil.which(p)
+        if w:
+            return w
+    raise RuntimeError("psql not found (PROMO_TEST_DB is a PostgreSQL URL)")
+
+
+class DbError(Exception):
+    """A statement the database refused (db_exec)."""
+
+
+def _pg_url(dbname):
+    base = TEST_DB.split("?", 1)[0]
+    return base[:base.rfind("/") + 1] + dbname
+
+
+def pg_fresh_db():
+    """A new, empty database on the test cluster; its URL."""
+    name = "promo_" + secrets.token_hex(6)
+    r = subprocess.run([_psql(), TEST_DB, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + name],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("CREATE DATABASE failed: " + r.stderr)
+    return _pg_url(name)
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def db_exec(srv, sql, params=()):
+    """Runs one statement (with ? placeholders) straight on the server's
+    store, as an operator with SQL access would; raises DbError with the
+    database's message when it refuses."""
+    if not on_pg():
+        import sqlite3
+        c = sqlite3.connect(srv.db, timeout=30)
+        try:
+            c.execute(sql, params)
+            c.commit()
+        except sqlite3.DatabaseError as e:
+            raise DbError(str(e))
+        finally:
+            c.close()
+        return
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        raise ValueError("placeholders and params differ")
+    text = parts[0] + "".join(_sql_literal(p) + rest for p, rest in zip(params, parts[1:]))
+    r = subprocess.run([_psql(), srv.db, "-v", "ON_ERROR_STOP=1", "-qc", text], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise DbError(r.stderr.strip())
+
+
+def db_query(srv, sql):
+    """Rows of a query run straight on the server's store (values as the
+    driver gives them: text on PostgreSQL)."""
+    if not on_pg():
+        import sqlite3
+        c = sqlite3.connect(srv.db, timeout=30)
+        try:
+            return [tuple(r) for r in c.execute(sql)]
+        finally:
+            c.close()
+    r = subprocess.run([_psql(), srv.db, "-AtX", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise DbError(r.stderr.strip())
+    return [tuple(line.split("\x1f")) for line in r.stdout.splitlines()]
+
+
 class Server:
     """One promo server process on its own database and port."""
 
-    def __init__(self, bin=None, token=None, extra_env=None, extra_args=None, ssl_context=None, config=None):
+    def __init__(self, bin=None, token=None, extra_env=None, extra_args=None, ssl_context=None, config=None,
+                 db=None):
         """extra_args: more `promo serve` arguments (["--tls-cert", f, ...]);
         ssl_context: talk HTTPS, verified by this ssl.SSLContext;
         config: the INI text given as --config (None: RELAXED_CONFIG; "": no
@@ -178,7 +295,7 @@ class Server:
         self.config = RELAXED_CONFIG if config is None else config
         self.bin = bin or promo_bin()
         self.tmp = tempfile.mkdtemp(prefix="promo-api-")
-        self.db = os.path.join(self.tmp, "promo.db")
+        self.db = db or (pg_fresh_db() if on_pg() else os.path.join(self.tmp, "promo.db"))
         self.port = free_port()
         self.host = "127.0.0.1"
         self.token = token or ("t" + secrets.token_hex(20))
@@ -717,9 +834,13 @@ def race_requests(srv, n, make, timeout=None):
     headers). Returns the Responses; a connection error fails the test
     (its outcome would be unknown)."""
 
+    # Servers sharing srv's store (srv.peers, PostgreSQL): the racers are
+    # spread over all of them, one after the other.
+    targets = [srv] + list(getattr(srv, "peers", []))
+
     def one(i, barrier):
         method, path, body, headers = make(i)
-        c = Client(srv)
+        c = Client(targets[i % len(targets)])
         c.connect()
         try:
             barrier.wait(timeout=60 * time_scale())

@@ -144,6 +144,17 @@ def run_module(path, words):
              or selected("%s.py::%s" % (mod_name, n), words)]
     if not tests:
         return
+    why = harness.pg_skip_reason(mod_name)
+    if why:
+        out("skip %s (%d tests): %s" % (mod_name, len(tests), why))
+        return
+    for n, _ in tests:
+        why = harness.pg_skip_reason("%s::%s" % (mod_name, n))
+        if why:
+            out("skip %s::%s: %s" % (mod_name, n, why))
+    tests = [(n, f) for n, f in tests if not harness.pg_skip_reason("%s::%s" % (mod_name, n))]
+    if not tests:
+        return
     default_limit = float(os.environ.get("PROMO_TEST_TIMEOUT", "120"))
     scale = harness.time_scale()
     srv = harness.Server()

@@ -366,6 +366,14 @@ def test_100k_guesses_are_throttled_and_never_slow_other_clients(srv):
     from the now blocked IP) is taken again, up to three times in all, and
     each is printed: a slowdown caused by promo shows in every attempt, a
     noisy neighbour on a shared machine rarely in three in a row."""
+    if harness.on_pg():
+        # Not about the store: the limiter answers 429 before any store call.
+        # On PostgreSQL the database's own processes share the 2 cores with
+        # wrk, the server and the redeemer, so the ratio would measure this
+        # machine's CPU, not promo.
+        print("note test_abuse::test_100k_guesses_are_throttled_and_never_slow_other_clients: skipped on "
+              "PostgreSQL (a CPU-contention measure of the store-independent limiter; run on SQLite)")
+        return
     failures, connections, total = 20, 16, 100000
     s = start_server(config(limits={"per_ip_per_second": 100000, "per_ip_burst": 100000},
                             bruteforce={"failures": failures, "window_seconds": 60, "block_seconds": 900}))

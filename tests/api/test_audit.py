@@ -6,11 +6,10 @@ only) filters, pages and exports it as CSV."""
 
 import csv
 import io
-import sqlite3
 import time
 
 import harness
-from abuse_util import (audit_rows, config, db, make_token, start_server, validate_body, wait_audit, xff)
+from abuse_util import (audit_rows, config, make_token, start_server, validate_body, wait_audit, xff)
 from harness import add_code, create_campaign, expect, expect_error, uniq
 
 STATE = {}
@@ -110,8 +109,7 @@ def test_no_secret_no_code_and_no_body_is_ever_stored(srv):
     wait_audit(srv, lambda x: x["status"] == 401 and x["path"].startswith("/v1/codes/"), "for the bad secret")
     wait_audit(srv, lambda x: x["path"].endswith("/disable") and x["status"] == 200, "for the disable")
     forbidden = [srv.token, bad_secret, code, code.lower(), code.replace("-", ""), marker, idem, "Bearer"]
-    with db(srv) as conn:
-        cells = [str(v) for row in conn.execute("SELECT * FROM audit_log") for v in row]
+    cells = [str(v) for row in harness.db_query(srv, "SELECT * FROM audit_log") for v in row]
     csv_text = srv.get("/v1/audit?format=csv").text
     for f in forbidden:
         assert not [v for v in cells if f in v], "%r is stored in the audit table" % f
@@ -194,19 +192,13 @@ def test_csv_export_streams_every_row(srv):
 def test_audit_is_append_only(srv):
     expect(srv.post("/v1/campaigns", harness.campaign_body()), 201)
     wait_audit(srv, lambda x: True, "at all")
-    conn = sqlite3.connect(srv.db, timeout=30)
-    try:
-        for sql in ("UPDATE audit_log SET status = 200", "DELETE FROM audit_log",
-                    "UPDATE audit_log SET path = 'x' WHERE seq = (SELECT max(seq) FROM audit_log)"):
-            try:
-                conn.execute(sql)
-                conn.commit()
-                raise AssertionError("%s was allowed" % sql)
-            except sqlite3.DatabaseError as e:
-                assert "append-only" in str(e), e
-                conn.rollback()
-    finally:
-        conn.close()
+    for sql in ("UPDATE audit_log SET status = 200", "DELETE FROM audit_log",
+                "UPDATE audit_log SET path = 'x' WHERE seq = (SELECT max(seq) FROM audit_log)"):
+        try:
+            harness.db_exec(srv, sql)
+            raise AssertionError("%s was allowed" % sql)
+        except harness.DbError as e:
+            assert "append-only" in str(e), e
 
 
 def test_rows_of_calls_answered_before_a_graceful_stop_are_kept(srv):

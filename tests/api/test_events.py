@@ -1,10 +1,10 @@
 """The event log: every change and attempt leaves one row, in order, written
 with the change; the log refuses updates and deletes."""
 
-import sqlite3
 import time
 import urllib.parse
 
+import harness
 from harness import add_code, create_campaign, expect, show, uniq, use_body
 
 
@@ -86,15 +86,10 @@ def test_bad_event_cursor_is_400(srv):
 
 def test_the_log_refuses_update_and_delete(srv):
     create_campaign(srv)
-    db = sqlite3.connect(srv.db, timeout=10)
-    try:
-        for sql in ("UPDATE events SET type = 'x'", "DELETE FROM events"):
-            try:
-                db.execute(sql)
-                db.commit()
-                raise AssertionError("%s was allowed" % sql)
-            except sqlite3.DatabaseError as e:
-                assert "append-only" in str(e), e
-    finally:
-        db.close()
+    for sql in ("UPDATE events SET type = 'x'", "DELETE FROM events"):
+        try:
+            harness.db_exec(srv, sql)
+            raise AssertionError("%s was allowed" % sql)
+        except harness.DbError as e:
+            assert "append-only" in str(e), e
     assert len(events(srv)) >= 1

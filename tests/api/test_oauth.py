@@ -11,8 +11,8 @@ import json
 import time
 import urllib.parse
 
-from abuse_util import db, wait_audit
-from harness import add_code, create_campaign, expect, expect_error, poll, uniq, use_body
+from abuse_util import wait_audit
+from harness import add_code, create_campaign, db_query, expect, expect_error, poll, uniq, use_body
 
 FORM = "application/x-www-form-urlencoded"
 STATE = {}
@@ -107,12 +107,10 @@ BAD_CLIENTS = [
 
 
 def test_bad_client_bodies_are_400_naming_the_field(srv):
-    with db(srv) as c:
-        before = c.execute("SELECT count(*) FROM oauth_clients").fetchone()[0]
+    before = int(db_query(srv, "SELECT count(*) FROM oauth_clients")[0][0])
     for body, field in BAD_CLIENTS:
         expect_error(srv.post("/v1/oauth/clients", body), 400, "bad_request", field, what=repr(body))
-    with db(srv) as c:
-        assert c.execute("SELECT count(*) FROM oauth_clients").fetchone()[0] == before
+    assert int(db_query(srv, "SELECT count(*) FROM oauth_clients")[0][0]) == before
 
 
 # ---- the token endpoint: success (§5.1) ------------------------------------------------
@@ -236,8 +234,7 @@ def test_refused_token_requests_are_audited_without_secrets(srv):
     rows = wait_audit(srv, lambda x: x["path"] == "/oauth/token" and x["status"] == 401, "for the refusal")
     x = [x for x in rows if x["path"] == "/oauth/token" and x["status"] == 401][-1]
     assert x["method"] == "POST" and x["reason"] == "invalid client credentials", x
-    with db(srv) as conn:
-        cells = [str(v) for row in conn.execute("SELECT * FROM audit_log") for v in row]
+    cells = [str(v) for row in db_query(srv, "SELECT * FROM audit_log") for v in row]
     assert not [v for v in cells if wrong in v or c["client_secret"] in v]
 
 

@@ -172,6 +172,10 @@ def assert_reached_handler(r, what):
     assert r.status not in (401, 403), "%s: refused but allowed by the spec: %s" % (what, harness.show(r))
     assert r.status != 405 and not (r.status == 404 and r.err_message == "no such route"), \
         "%s: the path matched no route: %s" % (what, harness.show(r))
+    # On PostgreSQL a feature not ported yet answers 503 from its handler:
+    # the role got through.
+    if harness.on_pg() and r.status == 503 and "not yet available on the PostgreSQL store" in r.err_message:
+        return
     assert r.status < 500, "%s: %s" % (what, harness.show(r))
 
 

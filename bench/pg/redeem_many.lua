@@ -1,0 +1,27 @@
+-- bench/pg/redeem_many.lua — POST /v1/redemptions of a random code among
+-- BENCH_NCODES codes of one of BENCH_NCAMP campaigns (codes PGB<c>X<k>, as
+-- bench/pg/bench_pg.py imports them), each request a new order. Every
+-- answer must be 201 "succeeded".
+--   env: BENCH_LUA_DIR BENCH_TOKEN BENCH_NCAMP BENCH_NCODES BENCH_RUN BENCH_STOP_AFTER
+local lib = dofile(os.getenv("BENCH_LUA_DIR") .. "/lib.lua")
+
+local ncamp = tonumber(lib.env("BENCH_NCAMP"))
+local ncodes = tonumber(lib.env("BENCH_NCODES"))
+local run = lib.env("BENCH_RUN", tostring(os.time()))
+wrk.method = "POST"
+wrk.path = "/v1/redemptions"
+wrk.headers["Authorization"] = "Bearer " .. lib.env("BENCH_TOKEN")
+wrk.headers["Content-Type"] = "application/json"
+
+lib.install {
+  expect = 201,
+  contains = '"status":"succeeded"',
+  stop_after = tonumber(lib.env("BENCH_STOP_AFTER", "5")),
+  request = function(tid, n)
+    if n == 1 then math.randomseed(os.time() * 1000 + tid) end
+    local code = "PGB" .. math.random(0, ncamp - 1) .. "X" .. math.random(1, ncodes)
+    local body = '{"code":"' .. code .. '","customer_id":"cust-' .. tid .. '-' .. (n % 1000) .. '"' ..
+      ',"order":{"id":"ord-' .. run .. '-' .. tid .. '-' .. n .. '","amount":45000,"currency":"KRW"}}'
+    return wrk.format(nil, nil, nil, body)
+  end,
+}

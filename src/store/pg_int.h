@@ -1,0 +1,107 @@
+/* pg_int.h — what the PostgreSQL backend's files share: the connection
+ * pool with per-connection prepared statements, query helpers, the
+ * transaction runner with retries, and the background poster. Private to
+ * src/store/pg_*.c.
+ *
+ * Unlike SQLite's single writer, every promo process (and every request
+ * thread of it) writes through its own pooled connection in its own
+ * transaction; correctness comes from the database: row locks (SELECT …
+ * FOR UPDATE on the code, the customer's usage row, a campaign shard),
+ * conditional updates, unique constraints and transaction-scoped advisory
+ * locks (one Idempotency-Key at a time). Serialization failures and
+ * deadlocks are retried whole. */
+#ifndef PROMO_STORE_PG_INT_H
+#define PROMO_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "store/backend.h"
+
+#define PGC_SLOTS 160 /* prepared statements per connection */
+/* PROMO_UNLIMITED as an int64_t: pq() reads every integer as int64_t. */
+#define PG_UNL ((int64_t)PROMO_UNLIMITED)
+
+struct pgc {
+    PGconn *db;
+    const char *prepared[PGC_SLOTS]; /* SQL string identity → statement "p<slot>" */
+    int retry;                       /* the last failure was a serialization failure or deadlock */
+    int unique;                      /* the last failure was a unique violation */
+    int begin_pending;               /* BEGIN goes out with the transaction's first statement */
+    struct pgc *next_free;
+};
+
+typedef enum promo_err (*pg_tx_fn)(struct pg_store *st, struct pgc *c, void *arg);
+
+struct pg_post; /* an operation queued for the poster (pg_db.c) */
+
+struct pg_store {
+    char *conninfo;     /* the URL without promo's own parameters */
+    int max_conns;      /* pool size: ?pool=N, default 16 */
+    int shards;         /* counter shards of a new campaign: ?shards=N, default 16 */
+    pthread_mutex_t lock;
+    pthread_cond_t cv;  /* a connection came back to the pool */
+    struct pgc *free_conns;
+    int n_open;
+
+    /* The poster: asynchronous writes (validation attempts, audit rows,
+     * token touches, abuse events) and the once-a-second sweep of lapsed
+     * holds, on its own connection. */
+    pthread_t poster;
+    int has_poster, stopping;
+    pthread_mutex_t plock;
+    pthread_cond_t pcv;
+    struct pg_post *phead, *ptail;
+    uint64_t pqueued, pdropped;
+
+    struct pg_audit *audit; /* audit rows waiting for the poster (pg_audit.c) */
+
+    /* for metrics (store_writer_stats): transactions, retries, time */
+    uint64_t txs, retries, busy_ns, commit_ns;
+};
+
+/* ---- connections and queries ---------------------------------------------- */
+struct pgc *pgc_get(struct pg_store *st);   /* NULL when the database is unreachable (logged) */
+void pgc_put(struct pg_store *st, struct pgc *c);
+/* Runs a statement (prepared once per connection, keyed by the identity of
+ * the static SQL string) with parameters described by `types`, one letter
+ * each: 's' const char * (NULL → NULL), 'i' int64_t, 'o' two int64_t
+ * (value, none): NULL when value == none. Returns the result (caller
+ * PQclear()s) or NULL on failure (logged; c->retry/c->unique set). */
+PGresult *pq(struct pgc *c, const char *sql, const char *types, ...);
+/* pq() for statements without rows: PROMO_OK, PROMO_CONFLICT on a unique
+ * violation, else PROMO_INTERNAL. *changed (may be NULL) gets the row count. */
+enum promo_err pq_do(struct pgc *c, int64_t *changed, const char *sql, const char *types, ...);
+/* Runs SQL text without parameters (BEGIN, COMMIT, migrations): 0 or -1. */
+int pg_exec(struct pgc *c, const char *sql);
+const char *pg_text(PGresult *r, int row, int col, struct arena *a); /* NULL → NULL */
+int64_t pg_i64(PGresult *r, int row, int col);                      /* NULL → 0 */
+int64_t pg_opt(PGresult *r, int row, int col, int64_t none);        /* NULL → none */
+
+/* ---- transactions ------------------------------------------------------------ */
+/* Runs fn in one transaction on a pooled connection: committed unless fn
+ * returns PROMO_INTERNAL (refusals keep their logged events), retried
+ * whole on a serialization failure or deadlock. fn may run more than once,
+ * so it must (re)initialise its outputs. */
+enum promo_err pg_tx(struct pg_store *st, pg_tx_fn fn, void *arg);
+/* Queues fn for the poster and returns at once; free_arg(arg) after. */
+void pg_post(struct pg_store *st, pg_tx_fn fn, void *arg, void (*free_arg)(void *));
+
+/* ---- shared pieces ------------------------------------------------------------- */
+enum promo_err pg_event_log(struct pgc *c, const char *type, int64_t at, const char *campaign_id,
+                            const char *code_key, const char *customer_id, const char *order_id,
+                            const char *subject_id, const char *reason, const char *data_json);
+/* A campaign; counts (may be NULL) summed over its shards. lock: FOR UPDATE. */
+enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, bool lock,
+                                struct campaign *out, struct campaign_counts *counts);
+/* Slices the campaign's limits over its shards (locking them all), so that
+ * the slices add up to what is left of each limit. */
+enum promo_err pg_shards_reslice(struct pgc *c, const char *campaign_id, int extra_shard, int64_t extra_uses,
+                                 int64_t extra_cost, bool *fits);
+/* The audit queue: made before the poster starts, closed after it stopped. */
+int pg_audit_open(struct pg_store *st);
+void pg_audit_close(struct pg_store *st);
+/* Ends lapsed holds (up to `max`), skipping codes another transaction holds. */
+enum promo_err pg_sweep_holds(struct pgc *c, int64_t now, int max);
+
+#endif

@@ -1,0 +1,103 @@
+/* pg_pending.c — the store functions the PostgreSQL backend does not have
+ * yet (the SQLite-only features that main gained while the PostgreSQL store
+ * was written: customers and segments, the scheduler's tasks, the outbox,
+ * rules and reminders). Each answers PROMO_NOT_ON_STORE (HTTP 503, "not
+ * yet available on the PostgreSQL store") and logs that once per function,
+ * so a caller in a loop cannot flood the log; nothing is written. A family
+ * ported to PostgreSQL leaves this file: its lines go, pg_supports says yes,
+ * and its pg_*.c file defines the functions for real. */
+#include <stdatomic.h>
+
+#include "store/pg_int.h"
+#include "util/log.h"
+
+/* A stub takes the real parameters so that its prototype is backend.h's,
+ * and uses none of them. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+/* The pending functions by family, as X(name, (params after st)). */
+#define PG_PENDING_CUSTOMERS(X, V) \
+    X(customer_put, (struct arena *a, const struct customer *in, int64_t now, struct customer *out, bool *created)) \
+    X(customer_get, (struct arena *a, const char *id, int64_t now, struct customer *out)) \
+    X(customer_list, (struct arena *a, const char *segment, int64_t after_seq, int limit, int64_t now, struct customer **out, size_t *n, int64_t *next_seq)) \
+    X(segment_put, (const struct segment_def *d, int64_t now, bool *created)) \
+    X(segment_get, (struct arena *a, const char *name, struct segment_def *out)) \
+    X(segment_list, (struct arena *a, struct segment_def **out, size_t *n)) \
+    X(segment_delete, (const char *name, int64_t now)) \
+    X(event_ingest, (struct arena *a, const struct ingest_event *e, int64_t now, bool *replay, const char **answer))
+
+#define PG_PENDING_TASKS(X, V) \
+    X(task_schedule, (const char *kind, const char *key, int64_t due_at, const char *payload_json, int64_t now)) \
+    X(tasks_due, (struct arena *a, int64_t now, int limit, struct task **out, size_t *n)) \
+    X(task_run, (const char *id, int64_t now)) \
+    X(task_fail, (const char *id, const char *error, int64_t now)) \
+    X(task_next_due, (int64_t *due_at)) \
+    X(task_list, (struct arena *a, const char *kind, const char *state, int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq))
+
+#define PG_PENDING_OUTBOX(X, V) \
+    X(template_put, (const struct template_rec *t, bool create, const char *actor)) \
+    X(template_get, (struct arena *a, const char *id, struct template_rec *out)) \
+    X(template_list, (struct arena *a, const char *cursor, int limit, struct template_rec **out, size_t *n, const char **next)) \
+    X(template_delete, (const char *id, int64_t now, const char *actor)) \
+    X(webhook_create, (const struct webhook *w, const char *actor)) \
+    X(webhook_get, (struct arena *a, const char *id, struct webhook *out)) \
+    X(webhook_list, (struct arena *a, const char *cursor, int limit, struct webhook **out, size_t *n, const char **next)) \
+    X(webhook_delete, (const char *id, int64_t now, const char *actor)) \
+    X(message_enqueue, (const struct message *m, int64_t now_ms)) \
+    X(message_get, (struct arena *a, const char *id, struct message *out)) \
+    X(message_list, (struct arena *a, const char *state, const char *channel, const char *cursor, int limit, struct message **out, size_t *n, const char **next)) \
+    X(message_attempts, (struct arena *a, const char *id, struct message_attempt **out, size_t *n)) \
+    X(message_retry, (struct arena *a, const char *id, int64_t now_ms, const char *actor, struct message *out)) \
+    X(outbox_next_due, (int64_t *due)) \
+    X(outbox_claim, (struct arena *a, int64_t now_ms, int64_t lease_ms, struct message *out)) \
+    X(outbox_counts, (int64_t *queued, int64_t *sending, int64_t *dead)) \
+    X(outbox_record, (const char *id, const struct message_attempt *at, bool dead, int64_t next_attempt_at))
+
+#define PG_PENDING_RULES(X, V) \
+    X(rule_put, (const struct rule_rec *r, bool create, int64_t now)) \
+    X(rule_get, (struct arena *a, const char *id, struct rule_rec *out)) \
+    X(rule_list, (struct arena *a, const char *cursor, int limit, struct rule_rec **out, size_t *n, const char **next)) \
+    X(rule_delete, (const char *id, int64_t now)) \
+    X(reminders_put, (const struct reminder_rec *r, int64_t now)) \
+    X(reminders_get, (struct arena *a, const char *campaign_id, struct reminder_rec *out)) \
+    X(reminders_delete, (const char *campaign_id, int64_t now))
+
+static void pending_log(atomic_flag *logged, const char *name)
+{
+    if (!atomic_flag_test_and_set(logged))
+        log_warn("store: %s is not yet available on the PostgreSQL store (answered 503)", name);
+}
+
+#define PENDING_X(name, params)                                  \
+    enum promo_err pg_##name(struct pg_store *st, STORE_STRIP params) \
+    {                                                            \
+        static atomic_flag logged = ATOMIC_FLAG_INIT;            \
+        (void)st;                                                \
+        pending_log(&logged, "store_" #name);                    \
+        return PROMO_NOT_ON_STORE;                               \
+    }
+#define PENDING_V(name, params)                                  \
+    void pg_##name(struct pg_store *st, STORE_STRIP params)      \
+    {                                                            \
+        static atomic_flag logged = ATOMIC_FLAG_INIT;            \
+        (void)st;                                                \
+        pending_log(&logged, "store_" #name);                    \
+    }
+
+PG_PENDING_CUSTOMERS(PENDING_X, PENDING_V)
+PG_PENDING_TASKS(PENDING_X, PENDING_V)
+PG_PENDING_OUTBOX(PENDING_X, PENDING_V)
+PG_PENDING_RULES(PENDING_X, PENDING_V)
+
+bool pg_supports(struct pg_store *st, enum store_feature f)
+{
+    (void)st;
+    switch (f) {
+    case STORE_F_CUSTOMERS:
+    case STORE_F_TASKS:
+    case STORE_F_OUTBOX:
+    case STORE_F_RULES:
+        return false;
+    }
+    return false;
+}

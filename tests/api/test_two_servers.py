@@ -1,0 +1,94 @@
+"""Every race of test_concurrency.py again, with two promo servers on one
+PostgreSQL database and the racing clients spread over both (PostgreSQL
+only: there correctness must come from the database, not from a process;
+the SQLite store is one process by design, so on SQLite this module has no
+tests). Also: two servers starting at once on a fresh database migrate it
+once."""
+
+import threading
+
+import harness
+import test_concurrency
+
+
+def setup(srv):
+    twin = harness.Server(db=srv.db, token=srv.token, config=srv.config)
+    twin.start()
+    srv.peers = [twin]
+
+
+def _twice(fn):
+    def test(srv):
+        assert getattr(srv, "peers", None), "the second server is not running"
+        for p in srv.peers:
+            if not p.alive():
+                p.start()
+        fn(srv)
+    test.timeout = getattr(fn, "timeout", 120)
+    test.__name__ = fn.__name__ + "_on_two_servers"
+    return test
+
+
+def test_two_servers_starting_at_once_migrate_once(srv):
+    db = harness.pg_fresh_db()
+    pair = [harness.Server(db=db) for _ in range(2)]
+    errors = []
+
+    def start(s):
+        try:
+            s.start()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in pair]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors, errors
+        rows = harness.db_query(pair[0], "SELECT version FROM schema_migrations ORDER BY version")
+        versions = [int(r[0]) for r in rows]
+        assert versions == sorted(set(versions)) and versions, versions
+        applied = sum(s.stderr_all().count("applied migration") for s in pair)
+        assert applied == len(versions), "migrations applied %d times for %d versions" % (applied, len(versions))
+    finally:
+        for s in pair:
+            s.stop()
+
+
+def _shards(srv, cid):
+    return [tuple(int(v) if v != "" else None for v in r) for r in harness.db_query(
+        srv, "SELECT shard, redeemed + held, quota_uses FROM campaign_shards WHERE campaign_id = '%s'"
+             " ORDER BY shard" % cid)]
+
+
+@harness.timeout(180)
+def test_campaign_limit_is_sliced_over_the_shards_and_held_exactly(srv):
+    """The design of docs/scaling.md, seen in the table: the slices of a
+    limit add up to it, each shard stays within its slice, and 300 racers
+    over both servers get exactly max_redemptions."""
+    c = harness.create_campaign(srv, limits={"max_redemptions": 100})
+    shards = _shards(srv, c["id"])
+    assert len(shards) > 1 and sum(q for _, _, q in shards) == 100, shards
+    codes = [harness.uniq("SL") for _ in range(300)]
+    r = srv.request("POST", "/v1/campaigns/%s/codes/import" % c["id"], raw="\n".join(codes).encode(),
+                    headers={"Content-Type": "text/csv"})
+    assert harness.expect(r, 200)["imported"] == 300
+    res = harness.race_requests(srv, 300, lambda i: ("POST", "/v1/redemptions",
+                                                     harness.use_body(codes[i], 10000, oid="sl-%d" % i), None))
+    assert sum(1 for x in res if x.status == 201) == 100, harness.count_status(res)
+    shards = _shards(srv, c["id"])
+    assert sum(u for _, u, _ in shards) == 100, shards
+    assert sum(q for _, _, q in shards) <= 100, shards
+    assert all(u <= q for _, u, q in shards), shards
+    assert harness.stats(srv, c["id"])["redeemed"] == 100
+
+
+if harness.on_pg():
+    for _name, _fn in list(vars(test_concurrency).items()):
+        if _name.startswith("test_") and callable(_fn):
+            globals()[_name + "_on_two_servers"] = _twice(_fn)
+else:
+    del test_two_servers_starting_at_once_migrate_once
+    del test_campaign_limit_is_sliced_over_the_shards_and_held_exactly
