@@ -6,6 +6,7 @@ tests). Also: two servers starting at once on a fresh database migrate it
 once."""
 
 import threading
+import time
 
 import harness
 import test_concurrency
@@ -85,6 +86,32 @@ def test_campaign_limit_is_sliced_over_the_shards_and_held_exactly(srv):
     assert harness.stats(srv, c["id"])["redeemed"] == 100
 
 
+@harness.timeout(60)
+def test_each_task_runs_once_with_two_schedulers(srv):
+    """Both servers' schedulers see the same due tasks; the claim (FOR
+    UPDATE SKIP LOCKED, done in the effect's transaction) lets one run each."""
+    for p in srv.peers:
+        if not p.alive():
+            p.start()
+    now = int(time.time())
+    ids = set()
+    for i in range(20):
+        c = harness.create_campaign(srv, starts_at=harness.rfc3339(now + 3), ends_at=harness.rfc3339(now + 4))
+        ids.add(c["id"])
+
+    def transitions():
+        got = {}
+        for kind in ("campaign_started", "campaign_ended"):
+            j = harness.expect(srv.get("/v1/events?type=%s&limit=1000" % kind), 200)["data"]
+            got[kind] = [e["campaign_id"] for e in j if e["campaign_id"] in ids]
+        return got if all(len(set(v)) == len(ids) for v in got.values()) else None
+    assert harness.poll(transitions, timeout=30), "not every campaign started and ended"
+    time.sleep(2.5)  # both schedulers polled the due tasks again (each at least once a second)
+    got = transitions()
+    for kind, v in got.items():
+        assert sorted(v) == sorted(ids), "%s logged more than once for some campaign: %d events" % (kind, len(v))
+
+
 if harness.on_pg():
     for _name, _fn in list(vars(test_concurrency).items()):
         if _name.startswith("test_") and callable(_fn):
@@ -92,3 +119,4 @@ if harness.on_pg():
 else:
     del test_two_servers_starting_at_once_migrate_once
     del test_campaign_limit_is_sliced_over_the_shards_and_held_exactly
+    del test_each_task_runs_once_with_two_schedulers
