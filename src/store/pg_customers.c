@@ -1,9 +1,8 @@
 /* pg_customers.c — customers, their facts and segments, and ingested
  * client events on PostgreSQL (the SQLite version: sqlite_customers.c).
  * Facts are aggregates of customer_orders, recomputed in the transaction
- * of each change under the customer row's lock (the UPDATE that
- * recomputes them takes it), so two servers changing one customer queue on
- * that row; segment membership follows, with `segment_entered` /
+ * of each change under the customer row's lock (SQL_CUST_LOCK), so two
+ * servers changing one customer queue on that row; segment membership follows, with `segment_entered` /
  * `segment_left` in the same transaction.
  *
  * Unlike SQLite's writer, no parsed rules are cached: another server may
@@ -86,6 +85,12 @@ static const char SQL_FACTS_REFRESH[] =
     " attributes, computed,"
     " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $1 AND at > $2)";
 static const char SQL_COMPUTED_SET[] = "UPDATE customers SET computed = $1 WHERE id = $2";
+/* Taken before the recomputation, in a statement of its own: at READ
+ * COMMITTED the next statement's snapshot then holds every order of a
+ * transaction that held the lock before us. (Locking inside the UPDATE is
+ * not enough: its sums would come from the snapshot taken before the wait,
+ * and a concurrent order would be lost from the facts.) */
+static const char SQL_CUST_LOCK[] = "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE";
 
 static bool json_has_name(json_t *arr, const char *name)
 {
@@ -138,7 +143,11 @@ static const char *computed_text(struct arena *a, const struct seg_set *segs, co
  * segments from `segs` at `now`, logging each entry and exit. */
 static enum promo_err customer_refresh(struct pgc *c, const char *id, const struct seg_set *segs, int64_t now)
 {
-    PGresult *r = pq(c, SQL_FACTS_REFRESH, "si", id, now - 365 * DAY);
+    PGresult *r = pq(c, SQL_CUST_LOCK, "s", id);
+    if (!r)
+        return PROMO_INTERNAL;
+    PQclear(r);
+    r = pq(c, SQL_FACTS_REFRESH, "si", id, now - 365 * DAY);
     if (!r)
         return PROMO_INTERNAL;
     if (PQntuples(r) == 0) {

@@ -112,6 +112,34 @@ def test_each_task_runs_once_with_two_schedulers(srv):
         assert sorted(v) == sorted(ids), "%s logged more than once for some campaign: %d events" % (kind, len(v))
 
 
+def test_one_customers_redemptions_on_two_servers_all_count(srv):
+    """Concurrent redemptions by one customer, spread over both servers:
+    each order lands in the customer's facts (none lost to a race between
+    the transactions recomputing them)."""
+    for p in srv.peers:
+        if not p.alive():
+            p.start()
+    # One campaign per code: nothing of the campaign's (its customer usage
+    # row) makes the redemptions wait for each other.
+    codes = [harness.add_code(srv, harness.create_campaign(srv)["id"])["code"] for _ in range(24)]
+    cust = harness.uniq("cust-")
+    servers = [srv] + srv.peers
+    answers = []
+
+    def one(i):
+        r = harness.redeem(servers[i % 2], codes[i], amount=10000, oid="o-%d" % i, customer_id=cust)
+        answers.append(r.status)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(codes))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [201] * len(codes), answers
+    facts = harness.expect(srv.get("/v1/customers/" + cust), 200)["facts"]
+    assert facts["order_count"] == len(codes), facts
+    assert facts["total_spent"] == len(codes) * (10000 - 1000), facts
+
+
 if harness.on_pg():
     for _name, _fn in list(vars(test_concurrency).items()):
         if _name.startswith("test_") and callable(_fn):
@@ -120,3 +148,4 @@ else:
     del test_two_servers_starting_at_once_migrate_once
     del test_campaign_limit_is_sliced_over_the_shards_and_held_exactly
     del test_each_task_runs_once_with_two_schedulers
+    del test_one_customers_redemptions_on_two_servers_all_count
