@@ -77,7 +77,7 @@ enum promo_err pg_events_list(struct pg_store *st, struct arena *a, const char *
     "id, name, currency, discount_type, discount_amount, percent_bp, max_amount, points,"          \
     " starts_at, ends_at, timezone, max_redemptions, per_customer, max_discount_total, max_issued," \
     " min_order_amount, categories, exclude_categories, segments, first_order_only,"               \
-    " code_validity_days, metadata, state, created_at, updated_at, issued, seq"
+    " code_validity_days, metadata, state, created_at, updated_at, issued, seq, early_segment, early_starts_at"
 
 static const char **json_to_strv(struct arena *a, const char *text, size_t *n)
 {
@@ -141,6 +141,8 @@ static void row_to_campaign(PGresult *r, int i, struct arena *a, struct campaign
         *issued = pg_i64(r, i, 25);
     if (seq)
         *seq = pg_i64(r, i, 26);
+    c->early_segment = pg_text(r, i, 27, a);
+    c->early_starts_at = pg_opt(r, i, 28, 0);
 }
 
 /* Runs an INSERT or UPDATE whose parameters $1..$24 are the campaign's
@@ -210,12 +212,12 @@ enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, 
         }
         memset(counts, 0, sizeof(*counts));
         row_to_campaign(r, 0, a, out, &counts->issued, NULL);
-        counts->redeemed = pg_i64(r, 0, 27);
-        counts->rolled_back = pg_i64(r, 0, 28);
-        counts->discount_total = pg_i64(r, 0, 29);
-        counts->revenue = pg_i64(r, 0, 30);
-        counts->held = pg_i64(r, 0, 31);
-        counts->held_discount = pg_i64(r, 0, 32);
+        counts->redeemed = pg_i64(r, 0, 29);
+        counts->rolled_back = pg_i64(r, 0, 30);
+        counts->discount_total = pg_i64(r, 0, 31);
+        counts->revenue = pg_i64(r, 0, 32);
+        counts->held = pg_i64(r, 0, 33);
+        counts->held_discount = pg_i64(r, 0, 34);
         PQclear(r);
         return PROMO_OK;
     }
@@ -344,12 +346,26 @@ struct create_args {
     int shards;
 };
 
+/* The early-access window lives in columns of migration 005, written by
+ * their own statement after the definition's INSERT or UPDATE (as on SQLite). */
+static const char SQL_CAMPAIGN_EARLY[] = "UPDATE campaigns SET early_segment = $1, early_starts_at = $2 WHERE id = $3";
+
+static enum promo_err campaign_write_early(struct pgc *c, const struct campaign *cp)
+{
+    return pq_do(c, NULL, SQL_CAMPAIGN_EARLY, "sos", cp->early_segment,
+                 cp->early_segment ? cp->early_starts_at : 0, (int64_t)0, cp->id);
+}
+
 static enum promo_err tx_campaign_create(struct pg_store *st, struct pgc *c, void *arg)
 {
     (void)st;
     struct create_args *ca = arg;
     const struct campaign *cp = ca->cp;
     enum promo_err rc = campaign_write(c, SQL_CAMPAIGN_INSERT, cp, true);
+    if (rc == PROMO_OK && cp->early_segment)
+        rc = campaign_write_early(c, cp);
+    if (rc == PROMO_OK)
+        rc = pg_tasks_schedule_campaign(c, cp, cp->created_at);
     if (rc == PROMO_OK)
         rc = pq_do(c, NULL, SQL_SHARDS_MAKE, "si", cp->id, (int64_t)ca->shards);
     if (rc == PROMO_OK)
@@ -364,10 +380,6 @@ static enum promo_err tx_campaign_create(struct pg_store *st, struct pgc *c, voi
 
 enum promo_err pg_campaign_create(struct pg_store *st, const struct campaign *c)
 {
-    /* Early access needs segments, which are not on PostgreSQL yet: refused
-     * rather than stored without its window (pg_pending.c). */
-    if (c->early_segment)
-        return PROMO_NOT_ON_STORE;
     struct create_args ca = {c, st->shards};
     return pg_tx(st, tx_campaign_create, &ca);
 }
@@ -447,10 +459,12 @@ static enum promo_err tx_campaign_modify(struct pg_store *st, struct pgc *c, voi
     rc = m->fn(m->out, m->ctx, m->a, m->msg);
     if (rc != PROMO_OK)
         return rc;
-    if (m->out->early_segment)
-        return PROMO_NOT_ON_STORE; /* as in pg_campaign_create */
     m->out->updated_at = m->now;
     rc = campaign_write(c, SQL_CAMPAIGN_UPDATE, m->out, false);
+    if (rc == PROMO_OK)
+        rc = campaign_write_early(c, m->out);
+    if (rc == PROMO_OK)
+        rc = pg_tasks_schedule_campaign(c, m->out, m->now);
     if (rc == PROMO_OK && (before.max_redemptions != m->out->limits.max_redemptions ||
                            before.max_discount_total != m->out->limits.max_discount_total))
         rc = pg_shards_reslice(c, m->id, -1, 0, 0, NULL);

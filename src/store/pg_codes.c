@@ -499,9 +499,15 @@ static enum promo_err tx_issue(struct pg_store *st, struct pgc *c, void *arg)
     enum campaign_status status = core_campaign_status(&cp, ka->now);
     if (status == STATUS_ENDED || status == STATUS_PAUSED || status == STATUS_DRAFT)
         return PROMO_CAMPAIGN_INACTIVE;
-    /* As on SQLite: until customers and segments exist, nobody qualifies. */
-    if (cp.rules.n_segments > 0 || cp.rules.first_order_only)
-        return PROMO_CUSTOMER_NOT_ELIGIBLE;
+    /* Segment and first-order rules apply to who may be given a code, read
+     * in the same transaction as the issue. */
+    if (cp.rules.n_segments > 0 || cp.rules.first_order_only) {
+        struct customer_facts cf;
+        if ((rc = pg_customer_facts_read(c, ka->a, ka->customer_id, &cf)) != PROMO_OK)
+            return rc;
+        if (!core_customer_eligible(&cp.rules, &cf))
+            return PROMO_CUSTOMER_NOT_ELIGIBLE;
+    }
     if (cp.limits.per_customer != PG_UNL) {
         PGresult *r = pq(c, SQL_CUSTOMER_CODES, "ss", ka->customer_id, cp.id);
         if (!r)

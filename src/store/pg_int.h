@@ -103,5 +103,23 @@ int pg_audit_open(struct pg_store *st);
 void pg_audit_close(struct pg_store *st);
 /* Ends lapsed holds (up to `max`), skipping codes another transaction holds. */
 enum promo_err pg_sweep_holds(struct pgc *c, int64_t now, int max);
+/* ---- customers (pg_customers.c) ------------------------------------------------ */
+/* A redemption (amount paid after the discount) or its rollback changes
+ * the customer's orders; facts and segments follow in the same
+ * transaction. customer_id NULL: nothing to do. */
+enum promo_err pg_customer_order_add(struct pgc *c, const char *customer_id, const char *order_id, int64_t amount,
+                                     int64_t at, const char *source);
+enum promo_err pg_customer_order_remove(struct pgc *c, const char *customer_id, const char *order_id, int64_t now);
+/* What core_decide needs of a customer: segments by hand and computed, and
+ * the order count. Unknown: cf->known false. */
+enum promo_err pg_customer_facts_read(struct pgc *c, struct arena *a, const char *id, struct customer_facts *cf);
+/* Re-evaluates up to `limit` customers after `after_seq` in creation order
+ * (*n of them, the last one's seq in *last_seq): the periodic refresh. */
+enum promo_err pg_customers_refresh_page(struct pgc *c, int64_t after_seq, int limit, int64_t now, int64_t *last_seq,
+                                         int *n);
+
+/* ---- the scheduler's tasks (pg_tasks.c) ------------------------------------------ */
+/* Schedules the campaign's start and end transitions still ahead of `now`. */
+enum promo_err pg_tasks_schedule_campaign(struct pgc *c, const struct campaign *cp, int64_t now);
 
 #endif

@@ -1,7 +1,7 @@
 /* pg_pending.c — the store functions the PostgreSQL backend does not have
  * yet (the SQLite-only features that main gained while the PostgreSQL store
- * was written: customers and segments, the scheduler's tasks, the outbox,
- * rules and reminders). Each answers PROMO_NOT_ON_STORE (HTTP 503, "not
+ * was written: the outbox, rules and reminders; customers, segments and
+ * the scheduler's tasks are ported, in pg_customers.c and pg_tasks.c). Each answers PROMO_NOT_ON_STORE (HTTP 503, "not
  * yet available on the PostgreSQL store") and logs that once per function,
  * so a caller in a loop cannot flood the log; nothing is written. A family
  * ported to PostgreSQL leaves this file: its lines go, pg_supports says yes,
@@ -16,24 +16,6 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
 /* The pending functions by family, as X(name, (params after st)). */
-#define PG_PENDING_CUSTOMERS(X, V) \
-    X(customer_put, (struct arena *a, const struct customer *in, int64_t now, struct customer *out, bool *created)) \
-    X(customer_get, (struct arena *a, const char *id, int64_t now, struct customer *out)) \
-    X(customer_list, (struct arena *a, const char *segment, int64_t after_seq, int limit, int64_t now, struct customer **out, size_t *n, int64_t *next_seq)) \
-    X(segment_put, (const struct segment_def *d, int64_t now, bool *created)) \
-    X(segment_get, (struct arena *a, const char *name, struct segment_def *out)) \
-    X(segment_list, (struct arena *a, struct segment_def **out, size_t *n)) \
-    X(segment_delete, (const char *name, int64_t now)) \
-    X(event_ingest, (struct arena *a, const struct ingest_event *e, int64_t now, bool *replay, const char **answer))
-
-#define PG_PENDING_TASKS(X, V) \
-    X(task_schedule, (const char *kind, const char *key, int64_t due_at, const char *payload_json, int64_t now)) \
-    X(tasks_due, (struct arena *a, int64_t now, int limit, struct task **out, size_t *n)) \
-    X(task_run, (const char *id, int64_t now)) \
-    X(task_fail, (const char *id, const char *error, int64_t now)) \
-    X(task_next_due, (int64_t *due_at)) \
-    X(task_list, (struct arena *a, const char *kind, const char *state, int64_t after_seq, int limit, struct task **out, size_t *n, int64_t *next_seq))
-
 #define PG_PENDING_OUTBOX(X, V) \
     X(template_put, (const struct template_rec *t, bool create, const char *actor)) \
     X(template_get, (struct arena *a, const char *id, struct template_rec *out)) \
@@ -84,8 +66,6 @@ static void pending_log(atomic_flag *logged, const char *name)
         pending_log(&logged, "store_" #name);                    \
     }
 
-PG_PENDING_CUSTOMERS(PENDING_X, PENDING_V)
-PG_PENDING_TASKS(PENDING_X, PENDING_V)
 PG_PENDING_OUTBOX(PENDING_X, PENDING_V)
 PG_PENDING_RULES(PENDING_X, PENDING_V)
 
@@ -93,8 +73,9 @@ bool pg_supports(struct pg_store *st, enum store_feature f)
 {
     (void)st;
     switch (f) {
-    case STORE_F_CUSTOMERS:
-    case STORE_F_TASKS:
+    case STORE_F_CUSTOMERS: /* pg_customers.c */
+    case STORE_F_TASKS:     /* pg_tasks.c */
+        return true;
     case STORE_F_OUTBOX:
     case STORE_F_RULES:
         return false;

@@ -91,7 +91,12 @@ static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_re
     u.campaign_discount = cc.discount_total + cc.held_discount;
     if (r->customer_id && customer_uses(c, cp->id, r->customer_id, lock, &u.customer_redemptions) != PROMO_OK)
         return PROMO_INTERNAL;
+    /* Segments (by hand and computed) and orders of the customer, read in
+     * the same transaction as the decision, when a rule looks at them. */
     struct customer_facts cf = {.known = false};
+    bool needs_facts = cp->rules.n_segments > 0 || cp->rules.first_order_only || cp->early_segment != NULL;
+    if (needs_facts && pg_customer_facts_read(c, a, r->customer_id, &cf) != PROMO_OK)
+        return PROMO_INTERNAL;
     res->v = core_decide(cp, &k, &u, &cf, r->order, r->customer_id, r->now);
     snprintf(res->campaign_id, sizeof res->campaign_id, "%s", k.campaign_id);
     snprintf(res->code, sizeof res->code, "%s", k.code);
@@ -338,7 +343,11 @@ static enum promo_err redemption_write(struct pgc *c, struct arena *a, const cha
                               currency ? currency : "", out->discount_type, out->discount, out->points,
                               out->reservation_id, out->created_at, (int64_t)shard, evt,
                               event_data ? event_data : "{}");
-    return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
+    if (rc != PROMO_OK)
+        return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
+    /* The customer's facts count the order at what they paid. */
+    return pg_customer_order_add(c, out->customer_id, out->order_id, out->order_amount - out->discount,
+                                 out->created_at, "redemption");
 }
 
 /* ---- holds ---------------------------------------------------------------- */
@@ -991,6 +1000,8 @@ static enum promo_err tx_rollback(struct pg_store *st, struct pgc *c, void *arg)
     struct redemption *r = ia->red;
     rc = count_use(c, key, r->campaign_id, r->customer_id, shard, -1, 0, +1,
                    use_cost(r->discount_type, r->discount, r->points), r->order_amount - r->discount);
+    if (rc == PROMO_OK)
+        rc = pg_customer_order_remove(c, r->customer_id, r->order_id, ia->now);
     if (rc != PROMO_OK)
         return rc;
     r->status = "rolled_back";

@@ -183,18 +183,10 @@ def on_pg():
 # them on PostgreSQL and prints why; a family ported to PostgreSQL leaves
 # this table. On SQLite every module runs.
 PG_PENDING = {
-    "test_customers": "customers, client events and segments are not yet on the PostgreSQL store",
-    "test_segments": "segments are not yet on the PostgreSQL store",
-    "test_scheduler": "the scheduler's tasks and the test clock are not yet on the PostgreSQL store",
     "test_templates": "templates, webhooks and messages are not yet on the PostgreSQL store",
     "test_delivery": "the outbox and its delivery are not yet on the PostgreSQL store",
-    "test_rules": "rules (and the customers, tasks and outbox they need) are not yet on the PostgreSQL store",
-    "test_reminders": "expiry reminders (and the tasks and outbox they need) are not yet on the PostgreSQL store",
-    # single tests of other modules, as module::test
-    "test_codes::test_issue_honours_segments_and_first_order_rules":
-        "customers and segments are not yet on the PostgreSQL store",
-    "test_validate::test_customer_not_eligible_first_order_only":
-        "client events and customer facts are not yet on the PostgreSQL store",
+    "test_rules": "rules (and the outbox they need) are not yet on the PostgreSQL store",
+    "test_reminders": "expiry reminders (and the outbox they need) are not yet on the PostgreSQL store",
 }
 
 

@@ -196,11 +196,18 @@ def test_hourly_refresh_reaches_every_customer_in_chunks(srv):
     tag = uniq("bulk-").lower()
     n = 4500
     at = clockutil.now(srv) - 10 * DAY
-    with abuse_util.db(srv) as c:
-        c.executemany("INSERT INTO customers (id, created_at, updated_at) VALUES (?, ?, ?)",
-                      [("%s-%d" % (tag, i), at, at) for i in range(n)])
-        c.executemany("INSERT INTO customer_orders (customer_id, order_id, amount, at, source)"
-                      " VALUES (?, 'o', 1000, ?, 'purchase')", [("%s-%d" % (tag, i), at) for i in range(n)])
+    if harness.on_pg():
+        harness.db_exec(srv, "INSERT INTO customers (id, created_at, updated_at)"
+                        " SELECT ? || '-' || g, ?, ? FROM generate_series(0, ?) g", (tag, at, at, n - 1))
+        harness.db_exec(srv, "INSERT INTO customer_orders (customer_id, order_id, amount, at, source)"
+                        " SELECT ? || '-' || g, 'o', 1000, ?, 'purchase' FROM generate_series(0, ?) g",
+                        (tag, at, n - 1))
+    else:
+        with abuse_util.db(srv) as c:
+            c.executemany("INSERT INTO customers (id, created_at, updated_at) VALUES (?, ?, ?)",
+                          [("%s-%d" % (tag, i), at, at) for i in range(n)])
+            c.executemany("INSERT INTO customer_orders (customer_id, order_id, amount, at, source)"
+                          " VALUES (?, 'o', 1000, ?, 'purchase')", [("%s-%d" % (tag, i), at) for i in range(n)])
     advance(srv, 85 * DAY)
 
     def entered():
