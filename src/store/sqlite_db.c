@@ -473,3 +473,38 @@ void sqlite_writer_stats(struct sqlite_store *st, uint64_t *batches, uint64_t *o
     *commit_ns = st->commit_ns;
     pthread_mutex_unlock(&st->wlock);
 }
+
+enum promo_err page_by_id(struct sqlite_store *st, struct arena *a, const char *sql, const char *what,
+                          const char *cursor, int limit, const char *const *filters, int nfilters, size_t elem,
+                          page_row_fn fill, void **rows, size_t *n, const char **next)
+{
+    *n = 0;
+    *next = NULL;
+    struct conn *c = reader_get(st);
+    if (!c)
+        return PROMO_UNAVAILABLE;
+    sqlite3_stmt *s = conn_stmt(c, sql);
+    if (!s) {
+        reader_put(st, c);
+        return PROMO_INTERNAL;
+    }
+    bind_text(s, 1, cursor ? cursor : "");
+    bind_i64(s, 2, limit + 1);
+    for (int i = 0; i < nfilters; i++)
+        bind_text(s, 3 + i, filters[i]);
+    char *out = arena_alloc(a, elem * (size_t)(limit + 1));
+    const char *last = NULL;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((int)*n == limit) {
+            *next = last; /* one row more than asked: another page follows */
+            break;
+        }
+        last = fill(s, a, out + elem * (*n)++);
+    }
+    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, what);
+    sqlite3_reset(s);
+    reader_put(st, c);
+    *rows = out;
+    return rc;
+}

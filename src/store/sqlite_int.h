@@ -82,6 +82,17 @@ enum promo_err step_done(struct conn *c, sqlite3_stmt *s);
 /* Logs an SQLite failure of `what` and returns PROMO_INTERNAL. */
 enum promo_err db_fail(struct conn *c, const char *what);
 
+/* Reads one row of a list into *row and returns the row's id (its cursor). */
+typedef const char *(*page_row_fn)(sqlite3_stmt *s, struct arena *a, void *row);
+/* One page of a list ordered by id, on a reader connection. `sql` binds
+ * ?1 = cursor ("" from the start), ?2 = limit + 1 and ?3... = filters
+ * (NULL binds SQL NULL). *rows gets up to `limit` rows of `elem` bytes in
+ * a, *n their count, *next the last one's id when more follow (else
+ * NULL). `what` names the list in a failure's log line. */
+enum promo_err page_by_id(struct sqlite_store *st, struct arena *a, const char *sql, const char *what,
+                          const char *cursor, int limit, const char *const *filters, int nfilters, size_t elem,
+                          page_row_fn fill, void **rows, size_t *n, const char **next);
+
 /* ---- shared pieces of the backend --------------------------------------- */
 /* Appends an event to the log (inside the caller's transaction). */
 enum promo_err event_log(struct conn *c, const char *type, int64_t at, const char *campaign_id,

@@ -246,36 +246,22 @@ enum promo_err sqlite_template_get(struct sqlite_store *st, struct arena *a, con
     return rc;
 }
 
+static const char *page_row_to_template(sqlite3_stmt *s, struct arena *a, void *row)
+{
+    row_to_template(s, a, row);
+    return ((const struct template_rec *)row)->id;
+}
+
 static const char SQL_TPL_LIST[] =
     "SELECT " TPL_COLS " FROM templates WHERE id > ?1 AND deleted_at IS NULL ORDER BY id LIMIT ?2";
 
 enum promo_err sqlite_template_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                    struct template_rec **out, size_t *n, const char **next)
 {
-    *n = 0;
-    *next = NULL;
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_TPL_LIST);
-    if (!s) {
-        reader_put(st, c);
-        return PROMO_INTERNAL;
-    }
-    bind_text(s, 1, cursor ? cursor : "");
-    bind_i64(s, 2, limit + 1);
-    *out = arena_alloc(a, sizeof(**out) * (size_t)(limit + 1));
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((int)*n == limit) {
-            *next = (*out)[*n - 1].id;
-            break;
-        }
-        row_to_template(s, a, &(*out)[(*n)++]);
-    }
-    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "template list");
-    sqlite3_reset(s);
-    reader_put(st, c);
+    void *rows;
+    enum promo_err rc = page_by_id(st, a, SQL_TPL_LIST, "template list", cursor, limit,
+                                   NULL, 0, sizeof(struct template_rec), page_row_to_template, &rows, n, next);
+    *out = rows;
     return rc;
 }
 
@@ -446,36 +432,22 @@ enum promo_err sqlite_webhook_get(struct sqlite_store *st, struct arena *a, cons
     return rc;
 }
 
+static const char *page_row_to_webhook(sqlite3_stmt *s, struct arena *a, void *row)
+{
+    row_to_webhook(s, a, row);
+    return ((const struct webhook *)row)->id;
+}
+
 static const char SQL_HOOK_LIST[] =
     "SELECT " HOOK_COLS " FROM webhooks WHERE id > ?1 AND deleted_at IS NULL ORDER BY id LIMIT ?2";
 
 enum promo_err sqlite_webhook_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                   struct webhook **out, size_t *n, const char **next)
 {
-    *n = 0;
-    *next = NULL;
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_HOOK_LIST);
-    if (!s) {
-        reader_put(st, c);
-        return PROMO_INTERNAL;
-    }
-    bind_text(s, 1, cursor ? cursor : "");
-    bind_i64(s, 2, limit + 1);
-    *out = arena_alloc(a, sizeof(**out) * (size_t)(limit + 1));
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((int)*n == limit) {
-            *next = (*out)[*n - 1].id;
-            break;
-        }
-        row_to_webhook(s, a, &(*out)[(*n)++]);
-    }
-    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "webhook list");
-    sqlite3_reset(s);
-    reader_put(st, c);
+    void *rows;
+    enum promo_err rc = page_by_id(st, a, SQL_HOOK_LIST, "webhook list", cursor, limit,
+                                   NULL, 0, sizeof(struct webhook), page_row_to_webhook, &rows, n, next);
+    *out = rows;
     return rc;
 }
 
@@ -545,39 +517,24 @@ enum promo_err sqlite_message_get(struct sqlite_store *st, struct arena *a, cons
     return rc;
 }
 
-static const char SQL_MSG_LIST[] = "SELECT " MSG_COLS " FROM messages WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
-                                   " AND (?3 IS NULL OR channel = ?3) ORDER BY id LIMIT ?4";
+static const char *page_row_to_message(sqlite3_stmt *s, struct arena *a, void *row)
+{
+    row_to_message(s, a, row);
+    return ((const struct message *)row)->id;
+}
+
+static const char SQL_MSG_LIST[] = "SELECT " MSG_COLS " FROM messages WHERE id > ?1 AND (?3 IS NULL OR state = ?3)"
+                                   " AND (?4 IS NULL OR channel = ?4) ORDER BY id LIMIT ?2";
 
 enum promo_err sqlite_message_list(struct sqlite_store *st, struct arena *a, const char *state, const char *channel,
                                   const char *cursor, int limit, struct message **out, size_t *n,
                                   const char **next)
 {
-    *n = 0;
-    *next = NULL;
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_MSG_LIST);
-    if (!s) {
-        reader_put(st, c);
-        return PROMO_INTERNAL;
-    }
-    bind_text(s, 1, cursor ? cursor : "");
-    bind_text(s, 2, state);
-    bind_text(s, 3, channel);
-    bind_i64(s, 4, limit + 1);
-    *out = arena_alloc(a, sizeof(**out) * (size_t)(limit + 1));
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((int)*n == limit) {
-            *next = (*out)[*n - 1].id;
-            break;
-        }
-        row_to_message(s, a, &(*out)[(*n)++]);
-    }
-    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "message list");
-    sqlite3_reset(s);
-    reader_put(st, c);
+    const char *const filters[] = {state, channel};
+    void *rows;
+    enum promo_err rc = page_by_id(st, a, SQL_MSG_LIST, "message list", cursor, limit,
+                                   filters, 2, sizeof(struct message), page_row_to_message, &rows, n, next);
+    *out = rows;
     return rc;
 }
 

@@ -111,33 +111,19 @@ enum promo_err sqlite_rule_get(struct sqlite_store *st, struct arena *a, const c
     return rc;
 }
 
+static const char *page_row_to_rule(sqlite3_stmt *s, struct arena *a, void *row)
+{
+    row_to_rule(s, a, row);
+    return ((const struct rule_rec *)row)->id;
+}
+
 enum promo_err sqlite_rule_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                struct rule_rec **out, size_t *n, const char **next)
 {
-    *n = 0;
-    *next = NULL;
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_RULE_LIST);
-    if (!s) {
-        reader_put(st, c);
-        return PROMO_INTERNAL;
-    }
-    bind_text(s, 1, cursor);
-    bind_i64(s, 2, limit + 1);
-    *out = arena_alloc(a, sizeof(struct rule_rec) * (size_t)(limit + 1));
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((int)*n == limit) {
-            *next = (*out)[*n - 1].id;
-            break;
-        }
-        row_to_rule(s, a, &(*out)[(*n)++]);
-    }
-    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "rule list");
-    sqlite3_reset(s);
-    reader_put(st, c);
+    void *rows;
+    enum promo_err rc = page_by_id(st, a, SQL_RULE_LIST, "rule list", cursor, limit,
+                                   NULL, 0, sizeof(struct rule_rec), page_row_to_rule, &rows, n, next);
+    *out = rows;
     return rc;
 }
 

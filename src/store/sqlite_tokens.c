@@ -126,37 +126,23 @@ enum promo_err sqlite_token_get(struct sqlite_store *st, struct arena *a, const 
 
 /* Ids begin with the creation time (util_rand_id), so id order is creation
  * order and the primary key serves the page. */
+static const char *page_row_to_token(sqlite3_stmt *s, struct arena *a, void *row)
+{
+    row_to_token(s, a, row);
+    return ((const struct token *)row)->id;
+}
+
 static const char SQL_TOKEN_LIST[] =
-    "SELECT " TOKEN_COLS " FROM tokens WHERE id > ?1 AND (?2 IS NULL OR kind = ?2) ORDER BY id LIMIT ?3";
+    "SELECT " TOKEN_COLS " FROM tokens WHERE id > ?1 AND (?3 IS NULL OR kind = ?3) ORDER BY id LIMIT ?2";
 
 enum promo_err sqlite_token_list(struct sqlite_store *st, struct arena *a, const char *kind, const char *cursor,
                                 int limit, struct token **out, size_t *n, const char **next)
 {
-    *n = 0;
-    *next = NULL;
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_TOKEN_LIST);
-    if (!s) {
-        reader_put(st, c);
-        return PROMO_INTERNAL;
-    }
-    bind_text(s, 1, cursor ? cursor : "");
-    bind_text(s, 2, kind);
-    bind_i64(s, 3, limit + 1);
-    *out = arena_alloc(a, sizeof(struct token) * (size_t)(limit + 1));
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((int)*n == limit) {
-            *next = (*out)[*n - 1].id;
-            break;
-        }
-        row_to_token(s, a, &(*out)[(*n)++]);
-    }
-    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "token list");
-    sqlite3_reset(s);
-    reader_put(st, c);
+    const char *const filters[] = {kind};
+    void *rows;
+    enum promo_err rc = page_by_id(st, a, SQL_TOKEN_LIST, "token list", cursor, limit,
+                                   filters, 1, sizeof(struct token), page_row_to_token, &rows, n, next);
+    *out = rows;
     return rc;
 }
 
@@ -333,35 +319,21 @@ enum promo_err sqlite_oauth_client_get(struct sqlite_store *st, struct arena *a,
     return rc;
 }
 
+static const char *page_row_to_client(sqlite3_stmt *s, struct arena *a, void *row)
+{
+    row_to_client(s, a, row);
+    return ((const struct oauth_client *)row)->id;
+}
+
 static const char SQL_CLIENT_LIST[] = "SELECT " CLIENT_COLS " FROM oauth_clients WHERE id > ?1 ORDER BY id LIMIT ?2";
 
 enum promo_err sqlite_oauth_client_list(struct sqlite_store *st, struct arena *a, const char *cursor, int limit,
                                        struct oauth_client **out, size_t *n, const char **next)
 {
-    *n = 0;
-    *next = NULL;
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
-    sqlite3_stmt *s = conn_stmt(c, SQL_CLIENT_LIST);
-    if (!s) {
-        reader_put(st, c);
-        return PROMO_INTERNAL;
-    }
-    bind_text(s, 1, cursor ? cursor : "");
-    bind_i64(s, 2, limit + 1);
-    *out = arena_alloc(a, sizeof(struct oauth_client) * (size_t)(limit + 1));
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((int)*n == limit) {
-            *next = (*out)[*n - 1].id;
-            break;
-        }
-        row_to_client(s, a, &(*out)[(*n)++]);
-    }
-    enum promo_err rc = r == SQLITE_ROW || r == SQLITE_DONE ? PROMO_OK : db_fail(c, "oauth client list");
-    sqlite3_reset(s);
-    reader_put(st, c);
+    void *rows;
+    enum promo_err rc = page_by_id(st, a, SQL_CLIENT_LIST, "OAuth client list", cursor, limit,
+                                   NULL, 0, sizeof(struct oauth_client), page_row_to_client, &rows, n, next);
+    *out = rows;
     return rc;
 }
 
