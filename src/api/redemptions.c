@@ -14,6 +14,22 @@ static const char *const USE_FIELDS[] = {"code", "customer_id", "order", "ttl_se
 static const char *const ORDER_FIELDS[] = {"id", "amount", "currency", "items", NULL};
 static const char *const ITEM_FIELDS[] = {"sku", "category", "price", "quantity", "name", NULL};
 
+/* "order.items[i]" without printf: it runs for every item of every
+ * validation, and is only read when an item is wrong. */
+static void item_path(char buf[40], size_t i)
+{
+    char digits[24];
+    size_t nd = 0, n = 12;
+    memcpy(buf, "order.items[", 12);
+    do
+        digits[nd++] = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    while (nd)
+        buf[n++] = digits[--nd];
+    buf[n++] = ']';
+    buf[n] = 0;
+}
+
 static bool parse_items(struct api_req *r, json_t *arr, struct order *o, struct api_resp *w)
 {
     if (!json_is_array(arr)) {
@@ -28,7 +44,8 @@ static bool parse_items(struct api_req *r, json_t *arr, struct order *o, struct 
     struct order_item *items = arena_alloc(r->a, sizeof(*items) * (n + 1));
     for (size_t i = 0; i < n; i++) {
         json_t *it = json_array_get(arr, i);
-        const char *path = arena_printf(r->a, "order.items[%zu]", i);
+        char path[40];
+        item_path(path, i);
         if (!json_is_object(it)) {
             api_error(w, PROMO_BAD_REQUEST, "%s must be an object", path);
             return false;

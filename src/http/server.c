@@ -495,7 +495,7 @@ struct http_server *http_start(struct api_ctx *ctx, const char *listen, const st
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                             /* Room for 64 KiB of URL or headers, so that even those get a
                              * JSON 414/431 from us instead of libmicrohttpd's HTML page. */
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
                             MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                             MHD_OPTION_END);

@@ -282,10 +282,10 @@ void audit_queue_close(struct sqlite_store *st)
         pthread_join(q->flusher, NULL);
     }
     if (q->head && st->writer_conn) {
-        int ok = conn_exec(st->writer_conn, "BEGIN IMMEDIATE") == 0;
+        int ok = conn_run(st->writer_conn, SQL_BEGIN_IMMEDIATE) == 0;
         ok = ok && insert_rows(st->writer_conn, q->head) == PROMO_OK;
-        if (!ok || conn_exec(st->writer_conn, "COMMIT") != 0) {
-            conn_exec(st->writer_conn, "ROLLBACK");
+        if (!ok || conn_run(st->writer_conn, SQL_COMMIT) != 0) {
+            conn_run(st->writer_conn, SQL_ROLLBACK);
             log_warn("audit: %llu rows could not be written at shutdown", (unsigned long long)q->n);
         }
     }

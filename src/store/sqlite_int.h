@@ -20,6 +20,8 @@ struct conn {
     struct conn *next_free;
     struct hook_cache *hooks; /* writer only: webhook subscriptions (sqlite_outbox.c); NULL: load */
     struct seg_set *segs; /* writer: parsed segment rules (sqlite_customers.c), NULL until needed */
+    struct vtally *tally; /* writer: validation counts of the open batch (sqlite_redeem.c) */
+    size_t n_tally, cap_tally;
 };
 
 /* A unit of work for the writer: fn runs inside the batch transaction,
@@ -54,14 +56,28 @@ struct sqlite_store {
     uint64_t busy_ns, commit_ns; /* writer time in batches, and in COMMIT (fsync) */
 
     struct audit_queue *audit; /* audit rows waiting for the writer (sqlite_audit.c) */
+
+    int lock_fd; /* holds flock(LOCK_EX) on the database file: one server per file */
+    struct token_cache *tokens; /* sqlite_tokens.c */
 };
+
+/* ---- the token cache (sqlite_tokens.c) ----------------------------------- */
+/* Made by sqlite_open, freed by sqlite_close. 0 or -1. */
+int token_cache_open(struct sqlite_store *st);
+void token_cache_close(struct sqlite_store *st);
 
 /* ---- connections --------------------------------------------------------- */
 /* The cached prepared statement for a static SQL string, reset and cleared.
  * NULL on a prepare error (logged). Owned by the connection. */
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql);
-/* Runs a statement without results; 0 or -1 (logged). */
+/* Runs SQL text (several statements allowed) without results, preparing
+ * it each time; 0 or -1 (logged). For pragmas, migrations, rare paths. */
 int conn_exec(struct conn *c, const char *sql);
+/* Runs one static statement without results through the statement cache
+ * (so `sql` must be a string with static storage, like the ones below);
+ * 0 or -1 (logged). Hot paths begin and end transactions with it. */
+int conn_run(struct conn *c, const char *sql);
+extern const char SQL_BEGIN[], SQL_BEGIN_IMMEDIATE[], SQL_COMMIT[], SQL_ROLLBACK[];
 struct conn *reader_get(struct sqlite_store *st);
 void reader_put(struct sqlite_store *st, struct conn *c);
 
@@ -101,6 +117,12 @@ enum promo_err event_log(struct conn *c, const char *type, int64_t at, const cha
 /* Reads a campaign by id. */
 enum promo_err campaign_read(struct conn *c, struct arena *a, const char *id, struct campaign *out,
                              struct campaign_counts *counts);
+/* Adds the validation counts tallied in the open batch to
+ * validation_counts (the writer calls it just before COMMIT); clears the
+ * tally either way. PROMO_OK or the store's error. */
+enum promo_err validation_tally_flush(struct conn *c);
+/* Drops the tally without writing it (the batch was rolled back; conn_close). */
+void validation_tally_clear(struct conn *c);
 /* Ends lapsed holds inside the writer's transaction. */
 enum promo_err sweep_holds(struct conn *c, int64_t now);
 /* The audit queue: made by store_open before the writer starts, freed by

@@ -54,7 +54,7 @@ enum promo_err sqlite_campaign_stats(struct sqlite_store *st, struct arena *a, c
     if (!c)
         return PROMO_UNAVAILABLE;
     struct campaign cp;
-    enum promo_err rc = conn_exec(c, "BEGIN") == 0 ? PROMO_OK : PROMO_INTERNAL;
+    enum promo_err rc = conn_run(c, SQL_BEGIN) == 0 ? PROMO_OK : PROMO_INTERNAL;
     if (rc == PROMO_OK)
         rc = campaign_read(c, a, id, &cp, &out->counts);
     if (rc == PROMO_OK) {
@@ -85,7 +85,7 @@ enum promo_err sqlite_campaign_stats(struct sqlite_store *st, struct arena *a, c
         rc = read_counts(c, a, SQL_BY_CHANNEL, id, &out->by_channel, &out->n_by_channel);
     if (rc == PROMO_OK)
         rc = read_counts(c, a, SQL_DAILY, id, &out->daily, &out->n_daily);
-    conn_exec(c, "COMMIT");
+    conn_run(c, SQL_COMMIT);
     reader_put(st, c);
     return rc;
 }

@@ -3,10 +3,14 @@
  * Secrets never reach this file: callers hand in the BLAKE2b hash of a
  * token's or a client's secret (util_hash_secret), and a token is found by
  * that hash. Every change (create, revoke, client create/delete, an access
- * token issued) writes its event in the same transaction. Reads go through
- * the reader pool, so revoking a token takes effect on the very next call:
- * nothing is cached. */
+ * token issued) writes its event in the same transaction.
+ *
+ * Every API call looks its token up, so found tokens are cached (see "the
+ * token cache" below); a revocation still takes effect on the very next
+ * call, because every change to the tokens table ends the cache's
+ * generation before the change is answered. */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +107,140 @@ static enum promo_err token_read(struct conn *c, struct arena *a, const char *sq
 static const char SQL_TOKEN_BY_HASH[] = "SELECT " TOKEN_COLS " FROM tokens WHERE secret_hash = ?";
 static const char SQL_TOKEN_BY_ID[] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?";
 
+/* ---- the token cache ------------------------------------------------------------ */
+
+/* Found tokens by secret hash, direct-mapped. An entry is good while the
+ * cache's generation is the one read *before* the row was read: every
+ * change to the tokens table (all of them are in this file) bumps the
+ * generation after its commit and before its caller is answered, so an
+ * entry read before the change can never be used after it. That holds
+ * because this process is the file's only writer: sqlite_open takes an
+ * exclusive lock on the file, and the PostgreSQL store, where several
+ * servers share the rows, caches nothing. Only found tokens are cached: a
+ * wrong secret always reaches the database (and the brute-force limiter). */
+#define TOKEN_CACHE_SLOTS 256
+
+struct token_slot {
+    uint64_t gen; /* 0: empty */
+    char hash[65];
+    struct token t; /* strings in `text` */
+    char *text;
+};
+
+struct token_cache {
+    pthread_mutex_t lock;
+    _Atomic uint64_t gen;
+    struct token_slot slot[TOKEN_CACHE_SLOTS];
+};
+
+int token_cache_open(struct sqlite_store *st)
+{
+    struct token_cache *tc = calloc(1, sizeof(*tc));
+    if (!tc)
+        return -1;
+    pthread_mutex_init(&tc->lock, NULL);
+    atomic_init(&tc->gen, 1);
+    st->tokens = tc;
+    return 0;
+}
+
+void token_cache_close(struct sqlite_store *st)
+{
+    struct token_cache *tc = st->tokens;
+    if (!tc)
+        return;
+    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++)
+        free(tc->slot[i].text);
+    pthread_mutex_destroy(&tc->lock);
+    free(tc);
+    st->tokens = NULL;
+}
+
+/* Every entry read before now is stale. Called after a change commits. */
+static void token_cache_bump(struct sqlite_store *st) { atomic_fetch_add(&st->tokens->gen, 1); }
+
+static struct token_slot *token_slot_of(struct token_cache *tc, const char *hash)
+{
+    /* The hash is hex of a cryptographic hash: its first bytes spread well. */
+    size_t h = 0;
+    for (int i = 0; i < 8 && hash[i]; i++)
+        h = h * 16 + (size_t)(hash[i] <= '9' ? hash[i] - '0' : (hash[i] | 0x20) - 'a' + 10);
+    return &tc->slot[h % TOKEN_CACHE_SLOTS];
+}
+
+/* Copies a cached token into `out` (strings in arena a). */
+static bool token_cache_get(struct token_cache *tc, uint64_t gen, const char *hash, struct arena *a,
+                            struct token *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&tc->lock);
+    struct token_slot *sl = token_slot_of(tc, hash);
+    if (sl->gen == gen && strcmp(sl->hash, hash) == 0) {
+        *out = sl->t;
+        out->id = arena_strdup(a, sl->t.id);
+        out->role = arena_strdup(a, sl->t.role);
+        out->name = sl->t.name ? arena_strdup(a, sl->t.name) : NULL;
+        out->kind = arena_strdup(a, sl->t.kind);
+        out->client_id = sl->t.client_id ? arena_strdup(a, sl->t.client_id) : NULL;
+        hit = true;
+    }
+    pthread_mutex_unlock(&tc->lock);
+    return hit;
+}
+
+/* Packs the token's strings into one block (NULLs stay NULL). */
+static char *token_pack(const struct token *t, struct token *dst)
+{
+    const char *src[5] = {t->id, t->role, t->name, t->kind, t->client_id};
+    size_t len = 0;
+    for (int i = 0; i < 5; i++)
+        len += src[i] ? strlen(src[i]) + 1 : 0;
+    char *text = malloc(len ? len : 1), *p = text;
+    if (!text)
+        return NULL;
+    const char **out[5] = {&dst->id, &dst->role, &dst->name, &dst->kind, &dst->client_id};
+    for (int i = 0; i < 5; i++) {
+        if (!src[i]) {
+            *out[i] = NULL;
+            continue;
+        }
+        size_t n = strlen(src[i]) + 1;
+        memcpy(p, src[i], n);
+        *out[i] = p;
+        p += n;
+    }
+    return text;
+}
+
+static void token_cache_put(struct token_cache *tc, uint64_t gen, const char *hash, const struct token *t)
+{
+    struct token packed = *t;
+    char *text = token_pack(t, &packed);
+    if (!text)
+        return; /* not cached: the next call reads the row again */
+    pthread_mutex_lock(&tc->lock);
+    struct token_slot *sl = token_slot_of(tc, hash);
+    free(sl->text);
+    sl->gen = gen;
+    snprintf(sl->hash, sizeof sl->hash, "%s", hash);
+    sl->t = packed;
+    sl->text = text;
+    pthread_mutex_unlock(&tc->lock);
+}
+
+/* last_used_at moved (store_token_touch): the cached copy follows, so the
+ * next calls do not post the same touch again. */
+static void token_cache_touched(struct token_cache *tc, const char *id, int64_t now)
+{
+    pthread_mutex_lock(&tc->lock);
+    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+        struct token_slot *sl = &tc->slot[i];
+        if (sl->gen && strcmp(sl->t.id, id) == 0 && sl->t.last_used_at < now)
+            sl->t.last_used_at = now;
+    }
+    pthread_mutex_unlock(&tc->lock);
+}
+
 static enum promo_err token_read_pooled(struct sqlite_store *st, struct arena *a, const char *sql, const char *key,
                                         struct token *out)
 {
@@ -116,7 +254,15 @@ static enum promo_err token_read_pooled(struct sqlite_store *st, struct arena *a
 
 enum promo_err sqlite_token_find(struct sqlite_store *st, struct arena *a, const char *secret_hash, struct token *out)
 {
-    return token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
+    /* The generation before the read: a change committed meanwhile makes
+     * what we read stale at once. */
+    uint64_t gen = atomic_load(&st->tokens->gen);
+    if (token_cache_get(st->tokens, gen, secret_hash, a, out))
+        return PROMO_OK;
+    enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
+    if (rc == PROMO_OK)
+        token_cache_put(st->tokens, gen, secret_hash, out);
+    return rc;
 }
 
 enum promo_err sqlite_token_get(struct sqlite_store *st, struct arena *a, const char *id, struct token *out)
@@ -192,7 +338,9 @@ enum promo_err sqlite_token_create(struct sqlite_store *st, const struct token *
                                   const char *actor)
 {
     struct token_args ta = {t, secret_hash, actor};
-    return writer_run(st, op_token_create, &ta);
+    enum promo_err rc = writer_run(st, op_token_create, &ta);
+    token_cache_bump(st);
+    return rc;
 }
 
 /* ---- revoking and touching -------------------------------------------------------- */
@@ -233,7 +381,9 @@ enum promo_err sqlite_token_revoke(struct sqlite_store *st, struct arena *a, con
                                   const char *actor, struct token *out)
 {
     struct revoke_args ra = {a, id, actor, now, out};
-    return writer_run(st, op_token_revoke, &ra);
+    enum promo_err rc = writer_run(st, op_token_revoke, &ra);
+    token_cache_bump(st);
+    return rc;
 }
 
 struct touch_args {
@@ -266,6 +416,7 @@ void sqlite_token_touch(struct sqlite_store *st, const char *id, int64_t now)
         return; /* a lost touch only leaves last_used_at a minute behind */
     ta->now = now;
     memcpy(ta->id, id, len + 1);
+    token_cache_touched(st->tokens, id, now);
     writer_post(st, op_token_touch, ta, free);
 }
 
@@ -425,7 +576,9 @@ enum promo_err sqlite_oauth_client_delete(struct sqlite_store *st, struct arena 
 {
     struct client_delete_args da = {a, id, actor, now, out, revoked};
     *revoked = 0;
-    return writer_run(st, op_client_delete, &da);
+    enum promo_err rc = writer_run(st, op_client_delete, &da);
+    token_cache_bump(st);
+    return rc;
 }
 
 static const char SQL_CLIENT_LIVE[] = "SELECT 1 FROM oauth_clients WHERE id = ? AND deleted_at IS NULL";
@@ -450,5 +603,7 @@ static enum promo_err op_oauth_token_issue(struct sqlite_store *st, struct conn 
 enum promo_err sqlite_oauth_token_issue(struct sqlite_store *st, const struct token *t, const char *secret_hash)
 {
     struct token_args ta = {t, secret_hash, t->client_id};
-    return writer_run(st, op_oauth_token_issue, &ta);
+    enum promo_err rc = writer_run(st, op_oauth_token_issue, &ta);
+    token_cache_bump(st); /* it prunes the client's long-expired tokens */
+    return rc;
 }

@@ -1,5 +1,6 @@
 #include "util/arena.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,39 @@ struct arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
+/* Each thread keeps one standard chunk from its last arena_free for its
+ * next arena. Why: a request's arena is made and freed on every call, and
+ * an 8 KiB malloc/free pair per request made glibc consolidate its free
+ * lists each time (about 5% of the server's CPU under validation load).
+ * The spare is freed when its thread ends (the key's destructor). */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_key_make(void) { pthread_key_create(&spare_key, free); }
+
+static struct arena_chunk *spare_take(void)
+{
+    pthread_once(&spare_once, spare_key_make);
+    struct arena_chunk *c = pthread_getspecific(spare_key);
+    if (c)
+        pthread_setspecific(spare_key, NULL);
+    return c;
+}
+
+/* Keeps c as the thread's spare when it has none; 1 if kept. */
+static int spare_keep(struct arena_chunk *c)
+{
+    pthread_once(&spare_once, spare_key_make);
+    if (pthread_getspecific(spare_key) || pthread_setspecific(spare_key, c) != 0)
+        return 0;
+    return 1;
+}
+
 static struct arena_chunk *chunk_new(size_t size)
 {
-    struct arena_chunk *c = malloc(sizeof(*c) + size);
+    struct arena_chunk *c = size == ARENA_CHUNK ? spare_take() : NULL;
+    if (!c)
+        c = malloc(sizeof(*c) + size);
     if (!c)
         abort();
     c->next = NULL;
@@ -86,7 +117,8 @@ void arena_free(struct arena *a)
     struct arena_chunk *c = a->head;
     while (c) {
         struct arena_chunk *next = c->next;
-        free(c);
+        if (c->size != ARENA_CHUNK || !spare_keep(c))
+            free(c);
         c = next;
     }
     a->head = NULL;
