@@ -86,7 +86,7 @@ static void generate(struct api_req *r, json_t *body, struct api_resp *w)
     enum promo_err rc;
     if (count <= CODES_SYNC_MAX) {
         int64_t made = 0;
-        rc = store_codes_generate(r->ctx->st, r->params[0], &g, count, max_uses, NULL, r->now, &made);
+        rc = store_codes_generate(r->ctx->st, r->params[0], &g, count, max_uses, NULL, NULL, r->now, &made);
         if (rc == PROMO_OK) {
             atomic_fetch_add(&r->ctx->codes_generated, made);
             return api_json(w, 201, json_pack("{s:I}", "generated", (json_int_t)made));

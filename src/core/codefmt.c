@@ -253,6 +253,107 @@ void codefmt_render(const struct codegen *g, codefmt_rand_fn rnd, char out[PROMO
     out[i] = '\0';
 }
 
+/* Sorting a million pairs by strcmp chased a pointer per comparison;
+ * comparing the packed first bytes settles almost all of them in place. */
+static int pair_cmp(const void *a, const void *b)
+{
+    const struct code_pair *x = a, *y = b;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static uint64_t key_head(const char *key)
+{
+    uint64_t h = 0;
+    size_t i = 0;
+    for (; i < 8 && key[i]; i++)
+        h = h << 8 | (unsigned char)key[i];
+    return i ? h << (8 * (8 - i)) : 0;
+}
+
+/* Orders pairs by key: a counting pass on the first two bytes, then qsort
+ * inside each bucket. A plain qsort of a million pairs spent most of its
+ * time on cache misses; buckets of a thousand pairs stay in cache. */
+static int pairs_sort(struct code_pair *v, size_t n)
+{
+    enum { BUCKETS = 1 << 16 };
+    size_t *start = calloc(BUCKETS + 1, sizeof(*start));
+    struct code_pair *tmp = malloc(sizeof(*tmp) * (n ? n : 1));
+    if (!start || !tmp) {
+        free(start);
+        free(tmp);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].head >> 48) + 1]++;
+    for (size_t b = 1; b <= BUCKETS; b++)
+        start[b] += start[b - 1];
+    for (size_t i = 0; i < n; i++)
+        tmp[start[v[i].head >> 48]++] = v[i];
+    /* start[b] is now the end of bucket b, which is where b + 1 begins. */
+    size_t from = 0;
+    for (size_t b = 0; b < BUCKETS; b++) {
+        size_t to = start[b];
+        if (to - from > 1)
+            qsort(tmp + from, to - from, sizeof(*tmp), pair_cmp);
+        from = to;
+    }
+    memcpy(v, tmp, sizeof(*v) * n);
+    free(tmp);
+    free(start);
+    return 0;
+}
+
+int code_batch_make(const struct codegen *g, codefmt_rand_fn rnd, size_t n, struct code_batch *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* Every code of a shape has the pattern's length: one block holds them. */
+    size_t len = strlen(g->pattern) < PROMO_CODE_MAX ? strlen(g->pattern) : PROMO_CODE_MAX;
+    out->v = malloc(sizeof(*out->v) * (n ? n : 1));
+    out->text = malloc(2 * (len + 1) * (n ? n : 1));
+    if (!out->v || !out->text) {
+        code_batch_free(out);
+        return -1;
+    }
+    char *t = out->text;
+    for (size_t i = 0; i < n; i++) {
+        char *shown = t, *key = t + len + 1;
+        t += 2 * (len + 1);
+        char buf[PROMO_CODE_MAX + 1], k[CODEFMT_KEY_MAX + 1];
+        codefmt_render(g, rnd, buf);
+        if (strlen(buf) != len || codefmt_normalize(buf, len, k) != PROMO_OK || strlen(k) > len) {
+            code_batch_free(out);
+            return -1;
+        }
+        memcpy(shown, buf, len + 1);
+        memcpy(key, k, strlen(k) + 1);
+        out->v[i] = (struct code_pair){.key = key, .shown = shown, .head = key_head(key)};
+    }
+    out->n = n;
+    if (pairs_sort(out->v, n) != 0) {
+        code_batch_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void code_batch_free(struct code_batch *b)
+{
+    free(b->v);
+    free(b->text);
+    memset(b, 0, sizeof(*b));
+}
+
+struct code_batch code_batch_slice(const struct code_batch *b, size_t from, size_t n)
+{
+    if (from > b->n)
+        from = b->n;
+    if (n > b->n - from)
+        n = b->n - from;
+    return (struct code_batch){.n = n, .v = b->v + from, .text = NULL};
+}
+
 static int char_cmp(const void *a, const void *b)
 {
     return *(const unsigned char *)a - *(const unsigned char *)b;

@@ -135,6 +135,28 @@ typedef uint32_t (*codefmt_rand_fn)(uint32_t upper);
 /* Writes one code of the pattern into `out` (PROMO_CODE_MAX + 1 bytes). */
 void codefmt_render(const struct codegen *g, codefmt_rand_fn rnd, char out[PROMO_CODE_MAX + 1]);
 
+/* Codes made ahead of storing them, ordered by key. Storing keys in key
+ * order walks the unique-key index from left to right; a large generation
+ * made as one sorted batch and stored in consecutive slices touches each
+ * index page about once instead of once per slice. */
+struct code_pair {
+    const char *key;   /* normalised (codefmt_normalize) */
+    const char *shown; /* as rendered */
+    uint64_t head;     /* the key's first 8 bytes, big-endian: orders most pairs without strcmp */
+};
+struct code_batch {
+    size_t n;
+    struct code_pair *v; /* n pairs, ordered by key */
+    char *text;          /* the strings; NULL in a slice (code_batch_slice) */
+};
+/* Renders n codes of shape g with rnd into out, ordered by key. 0, or -1
+ * when memory ran out or a rendered code does not normalise (out is then
+ * empty). The caller frees with code_batch_free. */
+int code_batch_make(const struct codegen *g, codefmt_rand_fn rnd, size_t n, struct code_batch *out);
+void code_batch_free(struct code_batch *b);
+/* Pairs [from, from + n) of b, borrowing its memory (nothing to free). */
+struct code_batch code_batch_slice(const struct code_batch *b, size_t from, size_t n);
+
 /* ---- parsing helpers shared by api/ and store/ ------------------------- */
 
 /* Percent given as a JSON number (15, 12.5, 12.34) → basis points. Returns

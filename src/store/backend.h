@@ -30,7 +30,7 @@
     X(campaign_get, (struct arena *a, const char *id, struct campaign *out, struct campaign_counts *counts), (a, id, out, counts)) \
     X(campaign_list, (struct arena *a, const char *cursor, int limit, struct campaign **out, size_t *n, const char **next), (a, cursor, limit, out, n, next)) \
     X(campaign_modify, (struct arena *a, const char *id, store_campaign_fn fn, void *ctx, const char *event_type, int64_t now, struct campaign *out, const char **msg), (a, id, fn, ctx, event_type, now, out, msg)) \
-    X(codes_generate, (const char *campaign_id, const struct codegen *g, int64_t count, int64_t max_uses, const char *job_id, int64_t now, int64_t *made), (campaign_id, g, count, max_uses, job_id, now, made)) \
+    X(codes_generate, (const char *campaign_id, const struct codegen *g, int64_t count, int64_t max_uses, const struct code_batch *ready, const char *job_id, int64_t now, int64_t *made), (campaign_id, g, count, max_uses, ready, job_id, now, made)) \
     X(codes_reserve, (const char *campaign_id, const struct codegen *g, int64_t count), (campaign_id, g, count)) \
     X(code_add, (struct arena *a, const char *campaign_id, const struct code *k, int64_t now, struct code_info *out), (a, campaign_id, k, now, out)) \
     X(codes_import, (struct arena *a, const char *campaign_id, struct import_row *rows, size_t n, int64_t now, int64_t *imported), (a, campaign_id, rows, n, now, imported)) \

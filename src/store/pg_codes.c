@@ -132,24 +132,29 @@ static const char SQL_CODE_BULK[] =
 /* Inserts `count` random pooled codes in one statement (two arrays); keys
  * already taken are made up for by fresh ones, one at a time. */
 static enum promo_err insert_batch(struct pgc *c, const char *campaign_id, const struct codegen *g, int64_t count,
-                                   int64_t max_uses, int64_t now, int64_t expires_at)
+                                   const struct code_batch *ready, int64_t max_uses, int64_t now,
+                                   int64_t expires_at)
 {
+    struct code_batch own = {0};
+    if (!ready) {
+        if (code_batch_make(g, util_rand_uniform, (size_t)count, &own) != 0)
+            return PROMO_INTERNAL;
+        ready = &own;
+    }
+    if ((int64_t)ready->n != count) {
+        code_batch_free(&own);
+        return PROMO_INTERNAL;
+    }
     struct buf keys, shown;
     buf_init(&keys, (size_t)1 << 30);
     buf_init(&shown, (size_t)1 << 30);
     buf_append(&keys, "{", 1);
     buf_append(&shown, "{", 1);
-    for (int64_t i = 0; i < count; i++) {
-        char s[PROMO_CODE_MAX + 1], k[CODEFMT_KEY_MAX + 1];
-        codefmt_render(g, util_rand_uniform, s);
-        if (codefmt_normalize(s, strlen(s), k) != PROMO_OK) {
-            buf_free(&keys);
-            buf_free(&shown);
-            return PROMO_INTERNAL;
-        }
-        array_add(&keys, k, i == 0);
-        array_add(&shown, s, i == 0);
+    for (size_t i = 0; i < ready->n; i++) {
+        array_add(&keys, ready->v[i].key, i == 0);
+        array_add(&shown, ready->v[i].shown, i == 0);
     }
+    code_batch_free(&own);
     buf_append(&keys, "}", 2); /* with the NUL */
     buf_append(&shown, "}", 2);
     int64_t made = 0;
@@ -167,6 +172,7 @@ static enum promo_err insert_batch(struct pgc *c, const char *campaign_id, const
 struct gen_args {
     const char *campaign_id;
     const struct codegen *g;
+    const struct code_batch *ready;
     int64_t count, max_uses, now, *made;
     bool reserve_shape, reserve_only;
     const char *job_id;
@@ -192,7 +198,7 @@ static enum promo_err tx_generate(struct pg_store *st, struct pgc *c, void *arg)
         rc = shape_reserve(c, ga->g, ga->count);
     if (rc != PROMO_OK || ga->reserve_only)
         goto out;
-    rc = insert_batch(c, cp.id, ga->g, ga->count, ga->max_uses, ga->now, validity_end(&cp, ga->now));
+    rc = insert_batch(c, cp.id, ga->g, ga->count, ga->ready, ga->max_uses, ga->now, validity_end(&cp, ga->now));
     if (rc == PROMO_OK)
         rc = issued_add(c, cp.id, ga->count);
     if (rc == PROMO_OK) {
@@ -212,16 +218,17 @@ out:
 }
 
 enum promo_err pg_codes_generate(struct pg_store *st, const char *campaign_id, const struct codegen *g, int64_t count,
-                                 int64_t max_uses, const char *job_id, int64_t now, int64_t *made)
+                                 int64_t max_uses, const struct code_batch *ready, const char *job_id, int64_t now,
+                                 int64_t *made)
 {
-    struct gen_args ga = {campaign_id, g, count, max_uses, now, made, job_id == NULL, false, job_id};
+    struct gen_args ga = {campaign_id, g, ready, count, max_uses, now, made, job_id == NULL, false, job_id};
     *made = 0;
     return pg_tx(st, tx_generate, &ga);
 }
 
 enum promo_err pg_codes_reserve(struct pg_store *st, const char *campaign_id, const struct codegen *g, int64_t count)
 {
-    struct gen_args ga = {campaign_id, g, count, 0, 0, NULL, true, true, NULL};
+    struct gen_args ga = {campaign_id, g, NULL, count, 0, 0, NULL, true, true, NULL};
     return pg_tx(st, tx_generate, &ga);
 }
 

@@ -139,41 +139,28 @@ static enum promo_err insert_random(struct conn *c, const char *campaign_id, con
     return PROMO_INTERNAL;
 }
 
-struct gen_code {
-    char key[CODEFMT_KEY_MAX + 1];
-    char shown[PROMO_CODE_MAX + 1];
-};
-
-static int gen_code_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct gen_code *)a)->key, ((const struct gen_code *)b)->key);
-}
-
-/* Inserts `count` random pooled codes. They are made first and inserted in
- * key order, so the unique-key index is walked once from left to right
- * instead of being hit at random: far fewer page visits per code. A key
- * taken already (in the store or this batch) is replaced by a fresh one. */
+/* Inserts `count` pooled codes: `ready` when given, else made here. They are
+ * inserted in key order, so the unique-key index is walked once from left
+ * to right instead of being hit at random: far fewer page visits per code.
+ * A key taken already (in the store or this batch) is replaced by a fresh
+ * one. */
 static enum promo_err insert_batch(struct conn *c, const char *campaign_id, const struct codegen *g,
-                                   int64_t count, int64_t max_uses, int64_t now, int64_t expires_at)
+                                   int64_t count, const struct code_batch *ready, int64_t max_uses, int64_t now,
+                                   int64_t expires_at)
 {
-    struct gen_code *v = malloc(sizeof(*v) * (size_t)(count ? count : 1));
-    if (!v)
-        return PROMO_INTERNAL;
-    for (int64_t i = 0; i < count; i++) {
-        codefmt_render(g, util_rand_uniform, v[i].shown);
-        if (codefmt_normalize(v[i].shown, strlen(v[i].shown), v[i].key) != PROMO_OK) {
-            free(v);
+    struct code_batch own = {0};
+    if (!ready) {
+        if (code_batch_make(g, util_rand_uniform, (size_t)count, &own) != 0)
             return PROMO_INTERNAL;
-        }
+        ready = &own;
     }
-    qsort(v, (size_t)count, sizeof(*v), gen_code_cmp);
-    enum promo_err rc = PROMO_OK;
+    enum promo_err rc = (int64_t)ready->n == count ? PROMO_OK : PROMO_INTERNAL;
     sqlite3_stmt *s = conn_stmt(c, SQL_CODE_INSERT);
     if (!s)
         rc = PROMO_INTERNAL;
-    for (int64_t i = 0; i < count && rc == PROMO_OK; i++) {
-        bind_text(s, 1, v[i].key);
-        bind_text(s, 2, v[i].shown);
+    for (size_t i = 0; i < ready->n && rc == PROMO_OK; i++) {
+        bind_text(s, 1, ready->v[i].key);
+        bind_text(s, 2, ready->v[i].shown);
         bind_text(s, 3, campaign_id);
         bind_text(s, 4, NULL);
         bind_text(s, 5, NULL);
@@ -183,18 +170,21 @@ static enum promo_err insert_batch(struct conn *c, const char *campaign_id, cons
         bind_i64(s, 9, 1);
         int r = sqlite3_step(s);
         sqlite3_reset(s);
-        if (r != SQLITE_DONE)
+        if (r != SQLITE_DONE) {
             rc = db_fail(c, "code insert");
-        else if (sqlite3_changes(c->db) == 0)
-            rc = insert_random(c, campaign_id, g, NULL, NULL, max_uses, now, expires_at, 1, v[i].shown);
+        } else if (sqlite3_changes(c->db) == 0) {
+            char shown[PROMO_CODE_MAX + 1];
+            rc = insert_random(c, campaign_id, g, NULL, NULL, max_uses, now, expires_at, 1, shown);
+        }
     }
-    free(v);
+    code_batch_free(&own);
     return rc;
 }
 
 struct gen_args {
     const char *campaign_id;
     const struct codegen *g;
+    const struct code_batch *ready;
     int64_t count, max_uses, now, *made;
     bool reserve_shape, reserve_only;
     const char *job_id;
@@ -216,7 +206,7 @@ static enum promo_err op_generate(struct sqlite_store *st, struct conn *c, void 
         rc = shape_reserve(c, ga->g, ga->count);
     if (rc != PROMO_OK || ga->reserve_only)
         goto out;
-    rc = insert_batch(c, cp.id, ga->g, ga->count, ga->max_uses, ga->now, validity_end(&cp, ga->now));
+    rc = insert_batch(c, cp.id, ga->g, ga->count, ga->ready, ga->max_uses, ga->now, validity_end(&cp, ga->now));
     if (rc == PROMO_OK)
         rc = issued_add(c, cp.id, ga->count);
     if (rc == PROMO_OK) {
@@ -246,9 +236,10 @@ out:
 
 enum promo_err sqlite_codes_generate(struct sqlite_store *st, const char *campaign_id,
                                     const struct codegen *g, int64_t count, int64_t max_uses,
-                                    const char *job_id, int64_t now, int64_t *made)
+                                    const struct code_batch *ready, const char *job_id, int64_t now,
+                                    int64_t *made)
 {
-    struct gen_args ga = {campaign_id, g, count, max_uses, now, made, job_id == NULL, false, job_id};
+    struct gen_args ga = {campaign_id, g, ready, count, max_uses, now, made, job_id == NULL, false, job_id};
     *made = 0;
     return writer_run(st, op_generate, &ga);
 }
@@ -256,7 +247,7 @@ enum promo_err sqlite_codes_generate(struct sqlite_store *st, const char *campai
 enum promo_err sqlite_codes_reserve(struct sqlite_store *st, const char *campaign_id,
                                    const struct codegen *g, int64_t count)
 {
-    struct gen_args ga = {campaign_id, g, count, 0, 0, NULL, true, true, NULL};
+    struct gen_args ga = {campaign_id, g, NULL, count, 0, 0, NULL, true, true, NULL};
     return writer_run(st, op_generate, &ga);
 }
 

@@ -130,10 +130,13 @@ struct code_info {
  * the store) and max_issued. A chunk of a job (job_id set) was reserved by
  * store_codes_reserve and adds `count` to the job's progress in the same
  * transaction, so a job resumed after a crash makes exactly what is left.
- * max_uses PROMO_UNLIMITED for unlimited. On success *made == count. */
+ * max_uses PROMO_UNLIMITED for unlimited. `ready`: the codes, made ahead
+ * by code_batch_make (ready->n == count; borrowed), or NULL to make them
+ * here. On success *made == count. */
 enum promo_err store_codes_generate(struct store *st, const char *campaign_id,
                                     const struct codegen *g, int64_t count, int64_t max_uses,
-                                    const char *job_id, int64_t now, int64_t *made);
+                                    const struct code_batch *ready, const char *job_id, int64_t now,
+                                    int64_t *made);
 /* For a job: checks the campaign, max_issued and the keyspace for `count`
  * codes and reserves them in the shape count, without making codes. */
 enum promo_err store_codes_reserve(struct store *st, const char *campaign_id,

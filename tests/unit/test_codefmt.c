@@ -420,6 +420,89 @@ static void rendered_code_normalises_to_its_own_key(void **state)
     assert_string_equal(back, out);
 }
 
+/* A counter as the random source: every draw differs from the last, so a
+ * batch holds many distinct codes in a known, unsorted order. */
+static uint32_t counter_state;
+static uint32_t counting(uint32_t upper)
+{
+    counter_state = counter_state * 1103515245u + 12345u;
+    return (counter_state >> 8) % upper;
+}
+
+static void batch_is_ordered_by_key_and_keys_match_codes(void **state)
+{
+    (void)state;
+    struct codegen g = prepared("ab-####", 0, NULL, NULL, "XYZ123");
+    struct code_batch b;
+    counter_state = 7;
+    assert_int_equal(code_batch_make(&g, counting, 5000, &b), 0);
+    assert_int_equal(b.n, 5000);
+    size_t unsorted_input = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        char key[CODEFMT_KEY_MAX + 1];
+        assert_int_equal(strlen(b.v[i].shown), 7);
+        assert_int_equal(codefmt_normalize(b.v[i].shown, 7, key), PROMO_OK);
+        assert_string_equal(key, b.v[i].key);
+        assert_memory_equal(b.v[i].key, "AB", 2);
+        if (i > 0)
+            assert_true(strcmp(b.v[i - 1].key, b.v[i].key) <= 0);
+    }
+    /* The source did not produce them in order: the batch sorted them. */
+    counter_state = 7;
+    char prev[PROMO_CODE_MAX + 1] = "", cur[PROMO_CODE_MAX + 1];
+    for (int i = 0; i < 100; i++) {
+        codefmt_render(&g, counting, cur);
+        unsorted_input += strcmp(prev, cur) > 0;
+        strcpy(prev, cur);
+    }
+    assert_true(unsorted_input > 10);
+    code_batch_free(&b);
+    assert_null(b.v);
+}
+
+static void batch_orders_keys_that_share_a_long_prefix(void **state)
+{
+    (void)state;
+    /* Keys equal in their first eight bytes are ordered by the rest. */
+    struct codegen g = prepared("SAMEPREFIX##", 0, NULL, NULL, "AB");
+    struct code_batch b;
+    counter_state = 3;
+    assert_int_equal(code_batch_make(&g, counting, 64, &b), 0);
+    for (size_t i = 1; i < b.n; i++)
+        assert_true(strcmp(b.v[i - 1].key, b.v[i].key) <= 0);
+    assert_string_equal(b.v[0].key, "SAMEPREFIXAA");
+    assert_string_equal(b.v[b.n - 1].key, "SAMEPREFIXBB");
+    code_batch_free(&b);
+}
+
+static void batch_slice_borrows_and_stays_in_bounds(void **state)
+{
+    (void)state;
+    struct codegen g = prepared("####", 0, NULL, NULL, "ABCDEFGH");
+    struct code_batch b;
+    counter_state = 11;
+    assert_int_equal(code_batch_make(&g, counting, 10, &b), 0);
+    struct code_batch s = code_batch_slice(&b, 4, 3);
+    assert_int_equal(s.n, 3);
+    assert_ptr_equal(s.v, b.v + 4);
+    assert_null(s.text);
+    s = code_batch_slice(&b, 8, 50);
+    assert_int_equal(s.n, 2);
+    s = code_batch_slice(&b, 12, 1);
+    assert_int_equal(s.n, 0);
+    code_batch_free(&b);
+}
+
+static void batch_of_nothing_is_empty(void **state)
+{
+    (void)state;
+    struct codegen g = prepared("####", 0, NULL, NULL, "ABCDEFGH");
+    struct code_batch b;
+    assert_int_equal(code_batch_make(&g, counting, 0, &b), 0);
+    assert_int_equal(b.n, 0);
+    code_batch_free(&b);
+}
+
 static void shape_ignores_dashes_case_and_charset_order(void **state)
 {
     (void)state;
@@ -473,6 +556,10 @@ int main(void)
         cmocka_unit_test(render_replaces_each_hash_in_order),
         cmocka_unit_test(rendered_code_normalises_to_its_own_key),
         cmocka_unit_test(shape_ignores_dashes_case_and_charset_order),
+        cmocka_unit_test(batch_is_ordered_by_key_and_keys_match_codes),
+        cmocka_unit_test(batch_orders_keys_that_share_a_long_prefix),
+        cmocka_unit_test(batch_slice_borrows_and_stays_in_bounds),
+        cmocka_unit_test(batch_of_nothing_is_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
