@@ -5,11 +5,11 @@
 CC      ?= cc
 # Build folder: `make B=/tmp/mybuild` keeps a parallel build apart.
 B       ?= build
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libcurl gnutls
+PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium libcurl gnutls
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 BASE    := -std=c11 -D_GNU_SOURCE -pthread -Isrc -I$(B)/gen -g $(WARN)
 CFLAGS  ?= -O2
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson -lsqlite3 -lsodium -lcurl -lgnutls) -lcsv -linih -lm -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson -lyajl -lsqlite3 -lsodium -lcurl -lgnutls) -lcsv -linih -lm -pthread
 SAN     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 # The PostgreSQL store (src/store/pg_*.c) links libpq.
 BASE    += $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)

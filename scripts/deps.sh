@@ -3,7 +3,7 @@
 # Idempotent: only missing packages are installed; `apt-get update` runs once
 # per machine (marker in /var/lib/apt/lists). Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev libcsv-dev libinih-dev tzdata"
+BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev libcsv-dev libinih-dev tzdata"
 TEST_PKGS="wrk curl python3 sqlite3 openssl clang libclang-rt-14-dev"
 # The PostgreSQL store: libpq to build; a PostgreSQL 15 server for its tests.
 BUILD_PKGS="$BUILD_PKGS libpq-dev"

@@ -89,10 +89,6 @@ void api_error_reason(struct api_resp *w, enum promo_err e, enum promo_lang lang
 /* Maps a store failure (not found, conflict, internal) to an answer. */
 void api_store_error(struct api_resp *w, enum promo_err e, const char *what);
 void api_json(struct api_resp *w, int status, json_t *body); /* steals body */
-/* Routes jansson's allocations through common.c's, so request bodies parse
- * into a per-thread region (see there for the rule it relies on). Call
- * once, before any JSON is made; without it everything is plain malloc. */
-void api_json_alloc_init(void);
 
 /* ---- authentication --------------------------------------------------- */
 /* Checks a bearer secret; fills r->auth. PROMO_OK or PROMO_UNAUTHORIZED. */

@@ -1,8 +1,6 @@
 /* common.c — answers, errors, body reading and authentication shared by
  * every resource handler. */
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,103 +82,17 @@ void api_store_error(struct api_resp *w, enum promo_err e, const char *what)
 
 /* ---- body reading --------------------------------------------------------- */
 
-/* jansson makes one malloc per value, key and hash table while it parses,
- * and the profile of the validation load had 14% of the server's CPU in
- * json_loadb, most of it in malloc and free. So while jin_object parses,
- * jansson's allocations are carved from a per-thread region instead, and
- * freeing anything inside that region is a no-op; everything else
- * (json_dumps' strings included) is plain malloc/free, so the rest of the
- * code frees jansson's memory with free() as before.
- *
- * The rule that makes it safe: JSON parsed by jin_object is released on
- * the thread that parsed it, before that thread parses the next body. A
- * request is handled on one thread (libmicrohttpd's thread per
- * connection) from parse to answer, and no json_t crosses into the store
- * or the writer thread (store.h takes none), so the region is rewound at
- * each parse. A body too large for the region continues on malloc. */
-#define JREGION_SIZE (256 * 1024)
-
-struct jregion {
-    unsigned char *base;
-    size_t used;
-    bool parsing;
-};
-
-/* The thread's region; the key only frees it when the thread ends. */
-static _Thread_local struct jregion *jregion_mine;
-static pthread_key_t jregion_key;
-static pthread_once_t jregion_once = PTHREAD_ONCE_INIT;
-
-static void jregion_drop(void *p)
-{
-    struct jregion *g = p;
-    free(g->base);
-    free(g);
-}
-
-static void jregion_key_make(void) { pthread_key_create(&jregion_key, jregion_drop); }
-
-static struct jregion *jregion_make(void)
-{
-    pthread_once(&jregion_once, jregion_key_make);
-    struct jregion *g = calloc(1, sizeof(*g));
-    if (g && (!(g->base = malloc(JREGION_SIZE)) || pthread_setspecific(jregion_key, g) != 0)) {
-        free(g->base);
-        free(g);
-        g = NULL;
-    }
-    return jregion_mine = g;
-}
-
-static void *jalloc(size_t n)
-{
-    struct jregion *g = jregion_mine;
-    if (g && g->parsing) {
-        size_t need = (n + 15) & ~(size_t)15;
-        if (need <= JREGION_SIZE - g->used) {
-            void *p = g->base + g->used;
-            g->used += need;
-            return p;
-        }
-    }
-    return malloc(n);
-}
-
-static void jalloc_free(void *p)
-{
-    struct jregion *g = jregion_mine;
-    if (g && (unsigned char *)p >= g->base && (unsigned char *)p < g->base + JREGION_SIZE)
-        return;
-    free(p);
-}
-
-void api_json_alloc_init(void) { json_set_alloc_funcs(jalloc, jalloc_free); }
-
-/* Parses a body; allocations in this thread's region while it runs. */
-static json_t *parse_body(const char *body, size_t len, json_error_t *err)
-{
-    struct jregion *g = jregion_mine ? jregion_mine : jregion_make();
-    if (g) {
-        g->used = 0; /* the previous body of this thread is released by now */
-        g->parsing = true;
-    }
-    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
-    if (g)
-        g->parsing = false;
-    return o;
-}
-
 json_t *jin_object(struct api_req *r, struct api_resp *w)
 {
     if (r->body_len == 0) {
         api_error(w, PROMO_BAD_REQUEST, "the request body is empty: a JSON object is required");
         return NULL;
     }
-    json_error_t err;
-    /* No JSON_ALLOW_NUL: a NUL inside a string is refused by the parser. */
-    json_t *o = parse_body(r->body, r->body_len, &err);
+    char err[160];
+    size_t pos = 0;
+    json_t *o = jin_parse(r->body, r->body_len, err, sizeof err, &pos);
     if (!o) {
-        api_error(w, PROMO_BAD_REQUEST, "the body is not valid JSON: %s (at byte %d)", err.text, err.position);
+        api_error(w, PROMO_BAD_REQUEST, "the body is not valid JSON: %s (at byte %zu)", err, pos);
         return NULL;
     }
     if (!json_is_object(o)) {

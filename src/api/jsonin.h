@@ -9,6 +9,12 @@
 
 #include "api/api.h"
 
+/* Parses JSON text (jsonbody.c): the value (caller json_decref's it), or
+ * NULL with a message in err and the byte offset where parsing stopped in
+ * *pos. Refuses what jansson's parser refused for us: NUL in strings,
+ * invalid UTF-8, duplicate keys, out-of-range numbers, nesting deeper than
+ * 2048, anything after the value. */
+json_t *jin_parse(const char *buf, size_t len, char *err, size_t errlen, size_t *pos);
 /* The body as a JSON object (caller json_decref's it), or NULL with w set. */
 json_t *jin_object(struct api_req *r, struct api_resp *w);
 /* Refuses members of obj not named in `allowed` (NULL-terminated). */

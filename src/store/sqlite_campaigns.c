@@ -110,13 +110,6 @@ enum promo_err sqlite_events_list(struct sqlite_store *st, struct arena *a, cons
 
 /* ---- campaign rows ------------------------------------------------------- */
 
-#define CAMPAIGN_COLS                                                                              \
-    "id, name, currency, discount_type, discount_amount, percent_bp, max_amount, points,"          \
-    " starts_at, ends_at, timezone, max_redemptions, per_customer, max_discount_total, max_issued," \
-    " min_order_amount, categories, exclude_categories, segments, first_order_only,"               \
-    " code_validity_days, metadata, state, created_at, updated_at, issued, redeemed, rolled_back,"  \
-    " discount_total, revenue, held, held_discount, seq, early_segment, early_starts_at"
-
 static const char **json_to_strv(struct arena *a, const char *text, size_t *n)
 {
     *n = 0;
@@ -151,8 +144,8 @@ static char *strv_to_json(const char **v, size_t n)
     return s;
 }
 
-static void row_to_campaign(sqlite3_stmt *s, struct arena *a, struct campaign *c,
-                            struct campaign_counts *k, int64_t *seq)
+void row_to_campaign(sqlite3_stmt *s, struct arena *a, struct campaign *c, struct campaign_counts *k,
+                     int64_t *seq)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->id, sizeof c->id, "%s", (const char *)sqlite3_column_text(s, 0));

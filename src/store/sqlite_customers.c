@@ -24,6 +24,7 @@ struct seg_set {
     json_t *json[SEGMENTS_MAX]; /* owned: the parsed rule texts */
     struct seg_rule rule[SEGMENTS_MAX];
     bool uses_attributes; /* some rule reads attributes.<name> */
+    bool uses_spent_365d; /* some rule reads spent_365d */
 };
 
 static void seg_set_free(struct seg_set *s)
@@ -65,8 +66,10 @@ static enum promo_err seg_set_load(struct conn *c, struct seg_set *out)
             json_decref(j);
             continue;
         }
-        for (size_t k = 0; k < out->rule[out->n].n; k++)
+        for (size_t k = 0; k < out->rule[out->n].n; k++) {
             out->uses_attributes |= out->rule[out->n].c[k].fact == FACT_ATTRIBUTE;
+            out->uses_spent_365d |= out->rule[out->n].c[k].fact == FACT_SPENT_365D;
+        }
         out->name[out->n] = col_text(s, 0, a);
         out->json[out->n] = j;
         out->n++;
@@ -90,6 +93,19 @@ static const char SQL_FACTS_REFRESH[] =
     " WHERE id = ?1 RETURNING order_count, total_spent, coalesce(last_order_at, 0), coalesce(signup_at, 0),"
     " attributes, computed,"
     " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = ?1 AND at > ?2)";
+/* What the segment rules look at, without recomputing: after an order was
+ * added incrementally (SQL_FACTS_ADD). The 365-day sum is only computed
+ * when a rule reads it (?3). Same columns as SQL_FACTS_REFRESH returns. */
+static const char SQL_FACTS_READ[] =
+    "SELECT order_count, total_spent, coalesce(last_order_at, 0), coalesce(signup_at, 0), attributes, computed,"
+    " CASE WHEN ?3 THEN (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = ?1 AND at > ?2)"
+    " ELSE 0 END FROM customers WHERE id = ?1";
+/* One new order moves the facts by itself: no pass over the customer's
+ * orders, which grow with every purchase. */
+static const char SQL_FACTS_ADD[] =
+    "UPDATE customers SET order_count = order_count + 1, total_spent = total_spent + ?2,"
+    " first_order_at = min(coalesce(first_order_at, ?3), ?3), last_order_at = max(coalesce(last_order_at, ?3), ?3)"
+    " WHERE id = ?1";
 static const char SQL_COMPUTED_SET[] = "UPDATE customers SET computed = ? WHERE id = ?";
 
 static bool json_has_name(json_t *arr, const char *name)
@@ -126,17 +142,21 @@ static enum promo_err log_moves(struct conn *c, const char *id, const char *befo
     return rc;
 }
 
-/* Recomputes the customer's facts from their orders and their computed
- * segments from `segs` at `now`, logging each entry and exit. The common
- * case (membership unchanged) parses nothing but the attributes, and those
- * only when a rule reads them: this runs inside every redemption. */
-static enum promo_err customer_refresh(struct conn *c, const char *id, const struct seg_set *segs, int64_t now)
+/* Recomputes the customer's facts from their orders (when `recompute`;
+ * else reads them as they are) and their computed segments from `segs` at
+ * `now`, logging each entry and exit. The common case (membership
+ * unchanged) parses nothing but the attributes, and those only when a rule
+ * reads them: this runs inside every redemption. */
+static enum promo_err customer_evaluate(struct conn *c, const char *id, const struct seg_set *segs, int64_t now,
+                                        bool recompute)
 {
-    sqlite3_stmt *s = conn_stmt(c, SQL_FACTS_REFRESH);
+    sqlite3_stmt *s = conn_stmt(c, recompute ? SQL_FACTS_REFRESH : SQL_FACTS_READ);
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, id);
     bind_i64(s, 2, now - 365 * DAY);
+    if (!recompute)
+        bind_i64(s, 3, segs->uses_spent_365d);
     int r = sqlite3_step(s);
     if (r != SQLITE_ROW) {
         sqlite3_reset(s);
@@ -175,6 +195,11 @@ static enum promo_err customer_refresh(struct conn *c, const char *id, const str
     }
     arena_free(&a);
     return rc;
+}
+
+static enum promo_err customer_refresh(struct conn *c, const char *id, const struct seg_set *segs, int64_t now)
+{
+    return customer_evaluate(c, id, segs, now, true);
 }
 
 /* The writer's parsed rules, loaded on first use and dropped whenever a
@@ -286,7 +311,21 @@ enum promo_err customer_order_add(struct conn *c, const char *customer_id, const
     bind_text(s, 5, source);
     if ((rc = step_done(c, s)) != PROMO_OK)
         return rc;
-    return refresh_one(c, customer_id, at);
+    if (sqlite3_changes(c->db) == 0)
+        return PROMO_OK; /* an order already counted: the facts stand */
+    if (!(s = conn_stmt(c, SQL_FACTS_ADD)))
+        return PROMO_INTERNAL;
+    bind_text(s, 1, customer_id);
+    bind_i64(s, 2, amount);
+    bind_i64(s, 3, at);
+    if ((rc = step_done(c, s)) != PROMO_OK)
+        return rc;
+    const struct seg_set *segs;
+    if ((rc = segs_cached(c, &segs)) != PROMO_OK)
+        return rc;
+    /* No segment to be in: nothing to evaluate (deleting the last segment
+     * re-evaluated everyone already). */
+    return segs->n ? customer_evaluate(c, customer_id, segs, at, false) : PROMO_OK;
 }
 
 enum promo_err customer_order_remove(struct conn *c, const char *customer_id, const char *order_id, int64_t now)

@@ -114,6 +114,17 @@ enum promo_err page_by_id(struct sqlite_store *st, struct arena *a, const char *
 enum promo_err event_log(struct conn *c, const char *type, int64_t at, const char *campaign_id,
                          const char *code_key, const char *customer_id, const char *order_id,
                          const char *subject_id, const char *reason, const char *data_json);
+/* A campaign row's columns, in the order row_to_campaign reads them
+ * (CAMPAIGN_NCOLS of them: a statement may select more after these). */
+#define CAMPAIGN_COLS                                                                              \
+    "id, name, currency, discount_type, discount_amount, percent_bp, max_amount, points,"          \
+    " starts_at, ends_at, timezone, max_redemptions, per_customer, max_discount_total, max_issued," \
+    " min_order_amount, categories, exclude_categories, segments, first_order_only,"               \
+    " code_validity_days, metadata, state, created_at, updated_at, issued, redeemed, rolled_back,"  \
+    " discount_total, revenue, held, held_discount, seq, early_segment, early_starts_at"
+#define CAMPAIGN_NCOLS 35
+void row_to_campaign(sqlite3_stmt *s, struct arena *a, struct campaign *c, struct campaign_counts *k,
+                     int64_t *seq);
 /* Reads a campaign by id. */
 enum promo_err campaign_read(struct conn *c, struct arena *a, const char *id, struct campaign *out,
                              struct campaign_counts *counts);
