@@ -495,9 +495,12 @@ enum promo_err sqlite_code_disable(struct sqlite_store *st, struct arena *a, con
 
 static const char SQL_CUSTOMER_CODES[] =
     "SELECT count(*) FROM codes WHERE customer_id = ? AND campaign_id = ?";
+/* The next free pooled code after the campaign's cursor (migration 009). */
 static const char SQL_POOL_TAKE[] =
-    "SELECT code_key FROM codes WHERE campaign_id = ? AND pooled = 1 AND disabled = 0 AND uses = 0"
-    " AND held = 0 LIMIT 1";
+    "SELECT seq, code_key FROM codes WHERE campaign_id = ?1"
+    " AND seq > (SELECT pool_after FROM campaigns WHERE id = ?1)"
+    " AND pooled = 1 AND disabled = 0 AND uses = 0 AND held = 0 ORDER BY seq LIMIT 1";
+static const char SQL_POOL_ADVANCE[] = "UPDATE campaigns SET pool_after = ?2 WHERE id = ?1";
 static const char SQL_CODE_ASSIGN[] =
     "UPDATE codes SET customer_id = ?, channel = ?, pooled = 0, issued_at = ?, expires_at = ?"
     " WHERE code_key = ?";
@@ -538,10 +541,21 @@ static enum promo_err issue_tx(struct conn *c, struct key_args *ka)
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, cp.id);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        snprintf(key, sizeof key, "%s", (const char *)sqlite3_column_text(s, 0));
+    int64_t taken_seq = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        taken_seq = sqlite3_column_int64(s, 0);
+        snprintf(key, sizeof key, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
     sqlite3_reset(s);
     if (key[0]) {
+        /* Codes skipped on the way (used, held or disabled while still in
+         * the pool) stay behind the cursor: they are not given out. */
+        if (!(s = conn_stmt(c, SQL_POOL_ADVANCE)))
+            return PROMO_INTERNAL;
+        bind_text(s, 1, cp.id);
+        bind_i64(s, 2, taken_seq);
+        if ((rc = step_done(c, s)) != PROMO_OK)
+            return rc;
         s = conn_stmt(c, SQL_CODE_ASSIGN);
         if (!s)
             return PROMO_INTERNAL;

@@ -482,6 +482,26 @@ def test_issue_takes_a_pooled_code_first(srv):
     assert len(list_codes(srv, c["id"])) == 3
 
 
+def test_issue_walks_the_pool_and_skips_used_codes(srv):
+    """Each issue gets a different pooled code (SQLite walks the pool in
+    creation order from a per-campaign cursor, migration 009), a code spent
+    or disabled while still in the pool is never given out, and once the
+    pool is empty a new code is made."""
+    c = create_campaign(srv)
+    expect(gen(srv, c["id"], {"count": 5}), 201)
+    pool = [k["code"] for k in list_codes(srv, c["id"])]
+    # spend the 2nd and disable the 4th while they are still in the pool
+    expect(srv.request("POST", "/v1/redemptions", {"code": pool[1], "order": {"id": uniq("o"), "amount": 1000}}), 201)
+    expect(srv.request("POST", "/v1/codes/%s/disable" % pool[3]), 200)
+    got = [expect(srv.request("POST", "/v1/campaigns/%s/issue" % c["id"], {"customer_id": "walk%d" % i}), 201)["code"]
+           for i in range(4)]
+    assert sorted(got[:3]) == sorted([pool[0], pool[2], pool[4]]), "issued %r from pool %r" % (got, pool)
+    assert got[3] not in pool, "the pool was empty: a new code is made, got %r" % got[3]
+    assert len(list_codes(srv, c["id"])) == 6
+    for i, code in enumerate(got):
+        assert get_code(srv, code)["customer_id"] == "walk%d" % i
+
+
 def test_issue_needs_customer_id(srv):
     c = create_campaign(srv)
     r = srv.request("POST", "/v1/campaigns/%s/issue" % c["id"], {"channel": "email"})
