@@ -63,6 +63,7 @@ static int smtp_env(struct config *cfg)
 
 static int serve(int argc, char **argv)
 {
+    jin_use_region();
     const char *db = getenv("PROMO_DB"), *listen = getenv("PROMO_LISTEN"), *config_file = getenv("PROMO_CONFIG");
     struct http_tls tls = {getenv("PROMO_TLS_CERT"), getenv("PROMO_TLS_KEY")};
     /* The test clock lets an admin call move the server's time: for tests

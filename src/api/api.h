@@ -89,6 +89,10 @@ void api_error_reason(struct api_resp *w, enum promo_err e, enum promo_lang lang
 /* Maps a store failure (not found, conflict, internal) to an answer. */
 void api_store_error(struct api_resp *w, enum promo_err e, const char *what);
 void api_json(struct api_resp *w, int status, json_t *body); /* steals body */
+/* From now on request bodies parse into a per-thread region (jsonbody.c
+ * says why and the rule it relies on). The server calls it once at start,
+ * before any JSON is made; without it everything is plain malloc. */
+void jin_use_region(void);
 
 /* ---- authentication --------------------------------------------------- */
 /* Checks a bearer secret; fills r->auth. PROMO_OK or PROMO_UNAUTHORIZED. */

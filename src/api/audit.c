@@ -24,10 +24,18 @@ static bool api_path(const char *path)
     return strncmp(path, "/v1/", 4) == 0 || (strncmp(path, "/oauth", 6) == 0 && (!path[6] || path[6] == '/'));
 }
 
+/* POST /v1/validate changes nothing: it is a read that needs a body. Every
+ * validation is in the event log already (code, customer, order, reason),
+ * and a storefront's validations would otherwise outnumber every other
+ * audit row many times over. Refused validations (401/403/429) are still
+ * audited like any refused call. */
+static bool read_only_post(const char *path) { return strcmp(path, "/v1/validate") == 0; }
+
 void api_audit_record(struct api_ctx *ctx, const struct api_req *r, int status)
 {
     bool refused = status == 401 || status == 403 || status == 429;
-    if (!r || !r->method || !r->path || !(refused || (mutating(r->method) && api_path(r->path))))
+    if (!r || !r->method || !r->path ||
+        !(refused || (mutating(r->method) && api_path(r->path) && !read_only_post(r->path))))
         return;
     char path[AUDIT_PATH_MAX];
     core_mask_path(r->path, path, sizeof path);
