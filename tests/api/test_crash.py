@@ -342,3 +342,27 @@ def test_kill9_during_import_is_all_or_nothing(srv):
         if answered:
             assert got == n, "the import answered 200 but its codes are gone after kill -9"
         results.append((got, answered))
+
+
+def test_a_second_server_on_the_same_sqlite_file_is_refused(srv):
+    """One server per SQLite file: a second `promo serve` on a file in use
+    exits at once naming the problem (the token cache and the single
+    writer rely on it), and starts once the first has stopped."""
+    if harness.on_pg():
+        return  # several servers share a PostgreSQL database by design: test_two_servers
+    code = add_code(srv, create_campaign(srv)["id"])["code"]
+    second = harness.Server(db=srv.db, token=srv.token)
+    second.bootstrap = False
+    try:
+        second.start(timeout=10)
+        raise AssertionError("a second server started on %s while the first runs" % srv.db)
+    except RuntimeError as e:
+        assert "in use by another promo server" in str(e), str(e)
+    assert get_code(srv, code)["uses"] == 0, "the first server must be untouched"
+    srv.stop()
+    second.start()
+    try:
+        assert get_code(second, code)["code"] == code
+    finally:
+        second.stop()
+        srv.start()
