@@ -91,6 +91,30 @@ void pg_post(struct pg_store *st, pg_tx_fn fn, void *arg, void (*free_arg)(void 
 enum promo_err pg_event_log(struct pgc *c, const char *type, int64_t at, const char *campaign_id,
                             const char *code_key, const char *customer_id, const char *order_id,
                             const char *subject_id, const char *reason, const char *data_json);
+/* pg_event_log with the webhook fan-out optional (pg_outbox.c): the event
+ * row and, when `fanout`, one outbox row per live webhook subscribed to
+ * its type (or "*"), in the caller's transaction. Events about webhook
+ * deliveries are not fanned out (a dead receiver would loop). */
+enum promo_err pg_event_log_opts(struct pgc *c, const char *type, int64_t at, const char *campaign_id,
+                                 const char *code_key, const char *customer_id, const char *order_id,
+                                 const char *subject_id, const char *reason, const char *data_json, bool fanout);
+/* ---- the outbox (pg_outbox.c) ---------------------------------------------------- */
+/* The end of a statement that writes an event of type `type_sql` (a
+ * parameter or a literal) in a WITH clause: it answers the live webhook
+ * subscriptions that want it (id, url), for pg_outbox_fanout. One round
+ * trip for the event and the question "who wants it?". */
+#define PG_SQL_HOOKS_WANTING(type_sql)                                                         \
+    " SELECT id, url FROM webhooks WHERE deleted_at IS NULL AND (event_types::jsonb ? " type_sql \
+    "::text OR event_types::jsonb ? '*') ORDER BY seq"
+/* Queues one delivery of ev per subscription row of `hooks` (id, url), in
+ * the caller's transaction. hooks stays the caller's. */
+enum promo_err pg_outbox_fanout(struct pgc *c, const struct event *ev, PGresult *hooks);
+/* Queues a message inside the caller's transaction: m->id, channel,
+ * recipient and the content set by the caller; due at once (now_ms).
+ * Writes `message_queued`. */
+enum promo_err pg_outbox_enqueue(struct pgc *c, const struct message *m, int64_t now_ms);
+/* Reads a live template inside a transaction (rules render with it). */
+enum promo_err pg_template_read(struct pgc *c, struct arena *a, const char *id, struct template_rec *out);
 /* A campaign; counts (may be NULL) summed over its shards. lock: FOR UPDATE. */
 enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, bool lock,
                                 struct campaign *out, struct campaign_counts *counts);

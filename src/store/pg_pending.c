@@ -1,7 +1,8 @@
 /* pg_pending.c — the store functions the PostgreSQL backend does not have
  * yet (the SQLite-only features that main gained while the PostgreSQL store
- * was written: the outbox, rules and reminders; customers, segments and
- * the scheduler's tasks are ported, in pg_customers.c and pg_tasks.c). Each answers PROMO_NOT_ON_STORE (HTTP 503, "not
+ * was written: rules and reminders; customers, segments, the scheduler's
+ * tasks and the outbox are ported, in pg_customers.c, pg_tasks.c and
+ * pg_outbox.c). Each answers PROMO_NOT_ON_STORE (HTTP 503, "not
  * yet available on the PostgreSQL store") and logs that once per function,
  * so a caller in a loop cannot flood the log; nothing is written. A family
  * ported to PostgreSQL leaves this file: its lines go, pg_supports says yes,
@@ -16,25 +17,6 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
 /* The pending functions by family, as X(name, (params after st)). */
-#define PG_PENDING_OUTBOX(X, V) \
-    X(template_put, (const struct template_rec *t, bool create, const char *actor)) \
-    X(template_get, (struct arena *a, const char *id, struct template_rec *out)) \
-    X(template_list, (struct arena *a, const char *cursor, int limit, struct template_rec **out, size_t *n, const char **next)) \
-    X(template_delete, (const char *id, int64_t now, const char *actor)) \
-    X(webhook_create, (const struct webhook *w, const char *actor)) \
-    X(webhook_get, (struct arena *a, const char *id, struct webhook *out)) \
-    X(webhook_list, (struct arena *a, const char *cursor, int limit, struct webhook **out, size_t *n, const char **next)) \
-    X(webhook_delete, (const char *id, int64_t now, const char *actor)) \
-    X(message_enqueue, (const struct message *m, int64_t now_ms)) \
-    X(message_get, (struct arena *a, const char *id, struct message *out)) \
-    X(message_list, (struct arena *a, const char *state, const char *channel, const char *cursor, int limit, struct message **out, size_t *n, const char **next)) \
-    X(message_attempts, (struct arena *a, const char *id, struct message_attempt **out, size_t *n)) \
-    X(message_retry, (struct arena *a, const char *id, int64_t now_ms, const char *actor, struct message *out)) \
-    X(outbox_next_due, (int64_t *due)) \
-    X(outbox_claim, (struct arena *a, int64_t now_ms, int64_t lease_ms, struct message *out)) \
-    X(outbox_counts, (int64_t *queued, int64_t *sending, int64_t *dead)) \
-    X(outbox_record, (const char *id, const struct message_attempt *at, bool dead, int64_t next_attempt_at))
-
 #define PG_PENDING_RULES(X, V) \
     X(rule_put, (const struct rule_rec *r, bool create, int64_t now)) \
     X(rule_get, (struct arena *a, const char *id, struct rule_rec *out)) \
@@ -66,7 +48,6 @@ static void pending_log(atomic_flag *logged, const char *name)
         pending_log(&logged, "store_" #name);                    \
     }
 
-PG_PENDING_OUTBOX(PENDING_X, PENDING_V)
 PG_PENDING_RULES(PENDING_X, PENDING_V)
 
 bool pg_supports(struct pg_store *st, enum store_feature f)
@@ -75,8 +56,8 @@ bool pg_supports(struct pg_store *st, enum store_feature f)
     switch (f) {
     case STORE_F_CUSTOMERS: /* pg_customers.c */
     case STORE_F_TASKS:     /* pg_tasks.c */
+    case STORE_F_OUTBOX:    /* pg_outbox.c */
         return true;
-    case STORE_F_OUTBOX:
     case STORE_F_RULES:
         return false;
     }
