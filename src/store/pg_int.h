@@ -146,4 +146,25 @@ enum promo_err pg_customers_refresh_page(struct pgc *c, int64_t after_seq, int l
 /* Schedules the campaign's start and end transitions still ahead of `now`. */
 enum promo_err pg_tasks_schedule_campaign(struct pgc *c, const struct campaign *cp, int64_t now);
 
+/* ---- rules and reminders (pg_rules.c, pg_codes.c) ------------------------------- */
+/* store_code_issue inside the caller's transaction (a rule step issues
+ * with all the campaign's limits). */
+enum promo_err pg_code_issue_tx(struct pgc *c, struct arena *a, const char *campaign_id, const char *customer_id,
+                                const char *channel, const struct codegen *g, int64_t now, struct code_info *out);
+/* Reads a code by its key inside a transaction. */
+enum promo_err pg_code_info_read(struct pgc *c, struct arena *a, const char *key, int64_t now, struct code_info *out);
+/* Schedules the campaign's expiry reminders (if it has any) of a code
+ * issued to customer_id that expires at expires_at. */
+enum promo_err pg_reminders_schedule(struct pgc *c, const char *campaign_id, const char *code_key,
+                                     const char *customer_id, int64_t expires_at, int64_t now);
+/* A client event landed (in its transaction): schedules the steps of the
+ * enabled rules it triggers and cancels the pending steps it cancels. */
+enum promo_err pg_rules_on_event(struct pgc *c, const char *type, const char *customer_id, const char *event_id,
+                                 const char *props_json, int64_t at, int64_t now);
+/* A customer entered a segment: schedules the steps of the rules on it. */
+enum promo_err pg_rules_on_segment(struct pgc *c, const char *customer_id, const char *segment, int64_t now);
+/* The scheduler's effects of kinds rule_step and expiry_reminder. */
+enum promo_err pg_rule_step_run(struct pgc *c, struct arena *a, const struct task *t, int64_t now, bool *skipped);
+enum promo_err pg_reminder_run(struct pgc *c, struct arena *a, const struct task *t, int64_t now, bool *skipped);
+
 #endif
