@@ -146,8 +146,9 @@ static int serve(int argc, char **argv)
         return 1;
     }
     /* The outbox's workers: sending happens only there, never in a request.
-     * A store without the outbox (PostgreSQL, for now) gets neither workers
-     * nor scheduler: they would only poll functions that answer 503. */
+     * A store without the outbox or the tasks (a backend not yet ported to
+     * a new family, src/store/pg_pending.c) gets neither workers nor
+     * scheduler: they would only poll functions that answer 503. */
     bool outbox = store_supports(ctx.st, STORE_F_OUTBOX), tasks = store_supports(ctx.st, STORE_F_TASKS);
     if (!outbox)
         log_info("promo: the %s store has no outbox yet: message delivery is off", store_backend_name(ctx.st));

@@ -112,7 +112,7 @@ run_api_pg() { # label binary "words" [extra env]
 run_api_pg "release build on PostgreSQL" "$B/promo" ""
 sanlogs=$(mktemp -d)
 run_api_pg "ASan+UBSan build on PostgreSQL" "$B/san/promo" \
-  "test_concurrency test_two_servers test_crash test_redeem test_reservations test_codes test_stats test_events" \
+  "test_concurrency test_two_servers test_crash test_redeem test_reservations test_codes test_stats test_events test_delivery test_rules test_reminders" \
   ASAN_OPTIONS="detect_leaks=1:log_path=$sanlogs/asan:abort_on_error=0" \
   UBSAN_OPTIONS="print_stacktrace=1:log_path=$sanlogs/ubsan" PROMO_TIME_SCALE=3
 if ls "$sanlogs"/* >/dev/null 2>&1; then

@@ -11,18 +11,13 @@
 
 /* ---- the event log ------------------------------------------------------- */
 
-static const char SQL_EVENT[] =
-    "INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id,"
-    " reason, data) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)";
-
+/* Every event fans out to the webhooks subscribed to it (pg_outbox.c). */
 enum promo_err pg_event_log(struct pgc *c, const char *type, int64_t at, const char *campaign_id,
                             const char *code_key, const char *customer_id, const char *order_id,
                             const char *subject_id, const char *reason, const char *data_json)
 {
-    char id[PROMO_ID_MAX];
-    util_rand_id("evt_", id, sizeof id);
-    return pq_do(c, NULL, SQL_EVENT, "ssissssss" "s", id, type, at, campaign_id, code_key, customer_id, order_id,
-                 subject_id, reason, data_json ? data_json : "{}");
+    return pg_event_log_opts(c, type, at, campaign_id, code_key, customer_id, order_id, subject_id, reason,
+                             data_json, true);
 }
 
 #define EVENT_COLS "seq, at, id, type, campaign_id, code_key, customer_id, order_id, subject_id, reason, data"

@@ -533,9 +533,26 @@ static enum promo_err tx_issue(struct pg_store *st, struct pgc *c, void *arg)
     json_decref(ev);
     rc = pg_event_log(c, "code_issued", ka->now, cp.id, key, ka->customer_id, NULL, NULL, NULL, data);
     free(data);
+    /* Expiry reminders are scheduled with the issue, so a code given out
+     * is never without its reminders whatever crashes (docs/automation.md). */
+    int64_t exp = validity_end(&cp, ka->now);
+    if (rc == PROMO_OK && exp != PROMO_TIME_MAX)
+        rc = pg_reminders_schedule(c, cp.id, key, ka->customer_id, exp, ka->now);
     if (rc == PROMO_OK)
         rc = code_read(c, ka->a, key, ka->now, ka->out);
     return rc;
+}
+
+enum promo_err pg_code_issue_tx(struct pgc *c, struct arena *a, const char *campaign_id, const char *customer_id,
+                                const char *channel, const struct codegen *g, int64_t now, struct code_info *out)
+{
+    struct key_args ka = {a, NULL, campaign_id, customer_id, channel, g, now, out};
+    return tx_issue(NULL, c, &ka);
+}
+
+enum promo_err pg_code_info_read(struct pgc *c, struct arena *a, const char *key, int64_t now, struct code_info *out)
+{
+    return code_read(c, a, key, now, out);
 }
 
 enum promo_err pg_code_issue(struct pg_store *st, struct arena *a, const char *campaign_id, const char *customer_id,

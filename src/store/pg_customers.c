@@ -110,8 +110,11 @@ static enum promo_err log_moves(struct pgc *c, const char *id, const char *befor
     json_t *v;
     json_array_foreach(after, i, v)
     {
-        if (rc == PROMO_OK && !json_has_name(before, json_string_value(v)))
+        if (rc == PROMO_OK && !json_has_name(before, json_string_value(v))) {
             rc = pg_event_log(c, "segment_entered", now, NULL, NULL, id, NULL, json_string_value(v), NULL, NULL);
+            if (rc == PROMO_OK)
+                rc = pg_rules_on_segment(c, id, json_string_value(v), now);
+        }
     }
     json_array_foreach(before, i, v)
     {
@@ -617,8 +620,13 @@ static enum promo_err tx_event_ingest(struct pg_store *st, struct pgc *c, void *
     if (rc != PROMO_OK)
         return PROMO_INTERNAL;
     if (strcmp(e->type, "purchase") == 0 && e->order_id && e->amount >= 0)
-        return pg_customer_order_add(c, e->customer_id, e->order_id, e->amount, e->occurred_at, "purchase");
-    return refresh_one(c, e->customer_id, p->now);
+        rc = pg_customer_order_add(c, e->customer_id, e->order_id, e->amount, e->occurred_at, "purchase");
+    else
+        rc = refresh_one(c, e->customer_id, p->now);
+    /* After the facts and segments moved, so rule conditions see them. */
+    if (rc == PROMO_OK)
+        rc = pg_rules_on_event(c, e->type, e->customer_id, e->id, e->properties_json, e->occurred_at, p->now);
+    return rc;
 }
 
 enum promo_err pg_event_ingest(struct pg_store *st, struct arena *a, const struct ingest_event *e, int64_t now,

@@ -91,6 +91,30 @@ void pg_post(struct pg_store *st, pg_tx_fn fn, void *arg, void (*free_arg)(void 
 enum promo_err pg_event_log(struct pgc *c, const char *type, int64_t at, const char *campaign_id,
                             const char *code_key, const char *customer_id, const char *order_id,
                             const char *subject_id, const char *reason, const char *data_json);
+/* pg_event_log with the webhook fan-out optional (pg_outbox.c): the event
+ * row and, when `fanout`, one outbox row per live webhook subscribed to
+ * its type (or "*"), in the caller's transaction. Events about webhook
+ * deliveries are not fanned out (a dead receiver would loop). */
+enum promo_err pg_event_log_opts(struct pgc *c, const char *type, int64_t at, const char *campaign_id,
+                                 const char *code_key, const char *customer_id, const char *order_id,
+                                 const char *subject_id, const char *reason, const char *data_json, bool fanout);
+/* ---- the outbox (pg_outbox.c) ---------------------------------------------------- */
+/* The end of a statement that writes an event of type `type_sql` (a
+ * parameter or a literal) in a WITH clause: it answers the live webhook
+ * subscriptions that want it (id, url), for pg_outbox_fanout. One round
+ * trip for the event and the question "who wants it?". */
+#define PG_SQL_HOOKS_WANTING(type_sql)                                                         \
+    " SELECT id, url FROM webhooks WHERE deleted_at IS NULL AND (event_types::jsonb ? " type_sql \
+    "::text OR event_types::jsonb ? '*') ORDER BY seq"
+/* Queues one delivery of ev per subscription row of `hooks` (id, url), in
+ * the caller's transaction. hooks stays the caller's. */
+enum promo_err pg_outbox_fanout(struct pgc *c, const struct event *ev, PGresult *hooks);
+/* Queues a message inside the caller's transaction: m->id, channel,
+ * recipient and the content set by the caller; due at once (now_ms).
+ * Writes `message_queued`. */
+enum promo_err pg_outbox_enqueue(struct pgc *c, const struct message *m, int64_t now_ms);
+/* Reads a live template inside a transaction (rules render with it). */
+enum promo_err pg_template_read(struct pgc *c, struct arena *a, const char *id, struct template_rec *out);
 /* A campaign; counts (may be NULL) summed over its shards. lock: FOR UPDATE. */
 enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, bool lock,
                                 struct campaign *out, struct campaign_counts *counts);
@@ -121,5 +145,26 @@ enum promo_err pg_customers_refresh_page(struct pgc *c, int64_t after_seq, int l
 /* ---- the scheduler's tasks (pg_tasks.c) ------------------------------------------ */
 /* Schedules the campaign's start and end transitions still ahead of `now`. */
 enum promo_err pg_tasks_schedule_campaign(struct pgc *c, const struct campaign *cp, int64_t now);
+
+/* ---- rules and reminders (pg_rules.c, pg_codes.c) ------------------------------- */
+/* store_code_issue inside the caller's transaction (a rule step issues
+ * with all the campaign's limits). */
+enum promo_err pg_code_issue_tx(struct pgc *c, struct arena *a, const char *campaign_id, const char *customer_id,
+                                const char *channel, const struct codegen *g, int64_t now, struct code_info *out);
+/* Reads a code by its key inside a transaction. */
+enum promo_err pg_code_info_read(struct pgc *c, struct arena *a, const char *key, int64_t now, struct code_info *out);
+/* Schedules the campaign's expiry reminders (if it has any) of a code
+ * issued to customer_id that expires at expires_at. */
+enum promo_err pg_reminders_schedule(struct pgc *c, const char *campaign_id, const char *code_key,
+                                     const char *customer_id, int64_t expires_at, int64_t now);
+/* A client event landed (in its transaction): schedules the steps of the
+ * enabled rules it triggers and cancels the pending steps it cancels. */
+enum promo_err pg_rules_on_event(struct pgc *c, const char *type, const char *customer_id, const char *event_id,
+                                 const char *props_json, int64_t at, int64_t now);
+/* A customer entered a segment: schedules the steps of the rules on it. */
+enum promo_err pg_rules_on_segment(struct pgc *c, const char *customer_id, const char *segment, int64_t now);
+/* The scheduler's effects of kinds rule_step and expiry_reminder. */
+enum promo_err pg_rule_step_run(struct pgc *c, struct arena *a, const struct task *t, int64_t now, bool *skipped);
+enum promo_err pg_reminder_run(struct pgc *c, struct arena *a, const struct task *t, int64_t now, bool *skipped);
 
 #endif

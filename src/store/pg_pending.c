@@ -1,73 +1,14 @@
-/* pg_pending.c — the store functions the PostgreSQL backend does not have
- * yet (the SQLite-only features that main gained while the PostgreSQL store
- * was written: the outbox, rules and reminders; customers, segments and
- * the scheduler's tasks are ported, in pg_customers.c and pg_tasks.c). Each answers PROMO_NOT_ON_STORE (HTTP 503, "not
- * yet available on the PostgreSQL store") and logs that once per function,
- * so a caller in a loop cannot flood the log; nothing is written. A family
- * ported to PostgreSQL leaves this file: its lines go, pg_supports says yes,
- * and its pg_*.c file defines the functions for real. */
-#include <stdatomic.h>
-
+/* pg_pending.c — which feature families the PostgreSQL store has. Every
+ * family of store.h is ported now (customers, segments and events in
+ * pg_customers.c; the scheduler's tasks in pg_tasks.c; templates,
+ * webhooks, messages and the outbox in pg_outbox.c; rules and reminders in
+ * pg_rules.c), so pg_supports says yes to all of them.
+ *
+ * A family that main gains on SQLite before it is ported gets its stubs
+ * here again, as before: each answering PROMO_NOT_ON_STORE (HTTP 503, "not
+ * yet available on the PostgreSQL store") and logging that once, with
+ * pg_supports saying no for it until its pg_*.c file is written. */
 #include "store/pg_int.h"
-#include "util/log.h"
-
-/* A stub takes the real parameters so that its prototype is backend.h's,
- * and uses none of them. */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-
-/* The pending functions by family, as X(name, (params after st)). */
-#define PG_PENDING_OUTBOX(X, V) \
-    X(template_put, (const struct template_rec *t, bool create, const char *actor)) \
-    X(template_get, (struct arena *a, const char *id, struct template_rec *out)) \
-    X(template_list, (struct arena *a, const char *cursor, int limit, struct template_rec **out, size_t *n, const char **next)) \
-    X(template_delete, (const char *id, int64_t now, const char *actor)) \
-    X(webhook_create, (const struct webhook *w, const char *actor)) \
-    X(webhook_get, (struct arena *a, const char *id, struct webhook *out)) \
-    X(webhook_list, (struct arena *a, const char *cursor, int limit, struct webhook **out, size_t *n, const char **next)) \
-    X(webhook_delete, (const char *id, int64_t now, const char *actor)) \
-    X(message_enqueue, (const struct message *m, int64_t now_ms)) \
-    X(message_get, (struct arena *a, const char *id, struct message *out)) \
-    X(message_list, (struct arena *a, const char *state, const char *channel, const char *cursor, int limit, struct message **out, size_t *n, const char **next)) \
-    X(message_attempts, (struct arena *a, const char *id, struct message_attempt **out, size_t *n)) \
-    X(message_retry, (struct arena *a, const char *id, int64_t now_ms, const char *actor, struct message *out)) \
-    X(outbox_next_due, (int64_t *due)) \
-    X(outbox_claim, (struct arena *a, int64_t now_ms, int64_t lease_ms, struct message *out)) \
-    X(outbox_counts, (int64_t *queued, int64_t *sending, int64_t *dead)) \
-    X(outbox_record, (const char *id, const struct message_attempt *at, bool dead, int64_t next_attempt_at))
-
-#define PG_PENDING_RULES(X, V) \
-    X(rule_put, (const struct rule_rec *r, bool create, int64_t now)) \
-    X(rule_get, (struct arena *a, const char *id, struct rule_rec *out)) \
-    X(rule_list, (struct arena *a, const char *cursor, int limit, struct rule_rec **out, size_t *n, const char **next)) \
-    X(rule_delete, (const char *id, int64_t now)) \
-    X(reminders_put, (const struct reminder_rec *r, int64_t now)) \
-    X(reminders_get, (struct arena *a, const char *campaign_id, struct reminder_rec *out)) \
-    X(reminders_delete, (const char *campaign_id, int64_t now))
-
-static void pending_log(atomic_flag *logged, const char *name)
-{
-    if (!atomic_flag_test_and_set(logged))
-        log_warn("store: %s is not yet available on the PostgreSQL store (answered 503)", name);
-}
-
-#define PENDING_X(name, params)                                  \
-    enum promo_err pg_##name(struct pg_store *st, STORE_STRIP params) \
-    {                                                            \
-        static atomic_flag logged = ATOMIC_FLAG_INIT;            \
-        (void)st;                                                \
-        pending_log(&logged, "store_" #name);                    \
-        return PROMO_NOT_ON_STORE;                               \
-    }
-#define PENDING_V(name, params)                                  \
-    void pg_##name(struct pg_store *st, STORE_STRIP params)      \
-    {                                                            \
-        static atomic_flag logged = ATOMIC_FLAG_INIT;            \
-        (void)st;                                                \
-        pending_log(&logged, "store_" #name);                    \
-    }
-
-PG_PENDING_OUTBOX(PENDING_X, PENDING_V)
-PG_PENDING_RULES(PENDING_X, PENDING_V)
 
 bool pg_supports(struct pg_store *st, enum store_feature f)
 {
@@ -75,10 +16,9 @@ bool pg_supports(struct pg_store *st, enum store_feature f)
     switch (f) {
     case STORE_F_CUSTOMERS: /* pg_customers.c */
     case STORE_F_TASKS:     /* pg_tasks.c */
+    case STORE_F_OUTBOX:    /* pg_outbox.c */
+    case STORE_F_RULES:     /* pg_rules.c */
         return true;
-    case STORE_F_OUTBOX:
-    case STORE_F_RULES:
-        return false;
     }
     return false;
 }

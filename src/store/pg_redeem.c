@@ -317,13 +317,14 @@ static char *use_event_json(const struct use_req *r, int64_t discount, int64_t p
     return s;
 }
 
-/* The redemption and its `redeemed` event, in one statement. */
+/* The redemption and its `redeemed` event, in one statement that also
+ * answers the webhooks subscribed to that event (usually none). */
 static const char SQL_RED_INSERT[] =
     "WITH r AS (INSERT INTO redemptions (id, code_key, code, campaign_id, customer_id, order_id, order_amount,"
     " currency, discount_type, discount, points, status, reservation_id, created_at, shard)"
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'succeeded',$12,$13,$14) RETURNING 1)"
-    " INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, data)"
-    " SELECT $15, 'redeemed', $13, $4, $2, $5, $6, $1, $16 FROM r";
+    " , e AS (INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, data)"
+    " SELECT $15, 'redeemed', $13, $4, $2, $5, $6, $1, $16 FROM r)" PG_SQL_HOOKS_WANTING("'redeemed'");
 
 /* Writes a redemption row and its event; fills out->status, and out->id
  * unless the caller chose it. */
@@ -338,13 +339,19 @@ static enum promo_err redemption_write(struct pgc *c, struct arena *a, const cha
     out->status = "succeeded";
     char evt[PROMO_ID_MAX];
     util_rand_id("evt_", evt, sizeof evt);
-    enum promo_err rc = pq_do(c, NULL, SQL_RED_INSERT, "ssssssissiisii" "ss", out->id, key, out->code,
-                              out->campaign_id, out->customer_id, out->order_id, out->order_amount,
-                              currency ? currency : "", out->discount_type, out->discount, out->points,
-                              out->reservation_id, out->created_at, (int64_t)shard, evt,
-                              event_data ? event_data : "{}");
+    PGresult *hooks = pq(c, SQL_RED_INSERT, "ssssssissiisii" "ss", out->id, key, out->code, out->campaign_id,
+                         out->customer_id, out->order_id, out->order_amount, currency ? currency : "",
+                         out->discount_type, out->discount, out->points, out->reservation_id, out->created_at,
+                         (int64_t)shard, evt, event_data ? event_data : "{}");
+    if (!hooks)
+        return PROMO_INTERNAL;
+    struct event ev = {.at = out->created_at, .id = evt, .type = "redeemed", .campaign_id = out->campaign_id,
+                       .code_key = key, .customer_id = out->customer_id, .order_id = out->order_id,
+                       .subject_id = out->id, .data = event_data};
+    enum promo_err rc = pg_outbox_fanout(c, &ev, hooks);
+    PQclear(hooks);
     if (rc != PROMO_OK)
-        return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
+        return rc;
     /* The customer's facts count the order at what they paid. */
     return pg_customer_order_add(c, out->customer_id, out->order_id, out->order_amount - out->discount,
                                  out->created_at, "redemption");

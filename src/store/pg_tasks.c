@@ -4,8 +4,8 @@
  * transaction, so with several servers on one database a task runs once:
  * a second server skips a row another one holds, and finds it done after
  * that commit. A task whose transaction did not commit is still pending
- * and runs later (catch-up). Kinds of rules and reminders (rule_step,
- * expiry_reminder) are not on PostgreSQL yet and are never scheduled here. */
+ * and runs later (catch-up). The effects of rules and reminders
+ * (rule_step, expiry_reminder) are in pg_rules.c. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +222,8 @@ static const struct {
     {"campaign_start", effect_campaign_start},
     {"campaign_end", effect_campaign_end},
     {"segments_refresh", effect_segments_refresh},
+    {"rule_step", pg_rule_step_run},
+    {"expiry_reminder", pg_reminder_run},
 };
 
 /* ---- running ------------------------------------------------------------------ */

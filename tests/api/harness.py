@@ -183,10 +183,6 @@ def on_pg():
 # them on PostgreSQL and prints why; a family ported to PostgreSQL leaves
 # this table. On SQLite every module runs.
 PG_PENDING = {
-    "test_templates": "templates, webhooks and messages are not yet on the PostgreSQL store",
-    "test_delivery": "the outbox and its delivery are not yet on the PostgreSQL store",
-    "test_rules": "rules (and the outbox they need) are not yet on the PostgreSQL store",
-    "test_reminders": "expiry reminders (and the outbox they need) are not yet on the PostgreSQL store",
 }
 
 

@@ -3,13 +3,16 @@ PostgreSQL database and the racing clients spread over both (PostgreSQL
 only: there correctness must come from the database, not from a process;
 the SQLite store is one process by design, so on SQLite this module has no
 tests). Also: two servers starting at once on a fresh database migrate it
-once."""
+once; the outbox's messages are delivered exactly once with both
+servers' delivery workers claiming from one table."""
 
+import json
 import threading
 import time
 
 import harness
 import test_concurrency
+import test_delivery
 
 
 def setup(srv):
@@ -140,6 +143,75 @@ def test_one_customers_redemptions_on_two_servers_all_count(srv):
     assert facts["total_spent"] == len(codes) * (10000 - 1000), facts
 
 
+def _delivery_pair(poll_a, poll_b):
+    """Two servers on a fresh database, each with 4 delivery workers polling
+    every poll_a / poll_b ms, and the webhook receiver of test_delivery."""
+    if not test_delivery.RECEIVER:
+        test_delivery.start_receiver()
+    db = harness.pg_fresh_db()
+    cfg = harness.RELAXED_CONFIG + "[delivery]\nworkers = 4\npoll_ms = %d\nmax_attempts = 3\n"
+    a = harness.Server(db=db, config=cfg % poll_a)
+    a.start()
+    b = harness.Server(db=db, token=a.token, config=cfg % poll_b)
+    b.start()
+    return a, b
+
+
+def _redeem_with_webhook(servers, n):
+    """A webhook on `redeemed` and n redemptions spread over the servers;
+    returns the webhook's URL and the ids of the n `redeemed` events."""
+    a = servers[0]
+    u = test_delivery.url("ok")
+    harness.expect(a.post("/v1/webhooks", {"url": u, "event_types": ["redeemed"]}), 201)
+    cid = harness.create_campaign(a)["id"]
+    codes = [harness.add_code(a, cid)["code"] for _ in range(n)]
+    for i, code in enumerate(codes):
+        harness.expect(servers[i % len(servers)].post("/v1/redemptions", harness.use_body(code, oid="dl-%d" % i)), 201)
+    evs = harness.expect(a.get("/v1/events?type=redeemed&limit=1000"), 200)["data"]
+    return u, {e["id"] for e in evs}
+
+
+def _delivered_ids(u):
+    return [json.loads(r["body"])["id"] for r in test_delivery.received(u) if r["status"] == 200]
+
+
+@harness.timeout(60)
+def test_each_message_is_delivered_once_with_two_servers_delivery_workers(srv):
+    """Eight workers on two servers poll every 20 ms and race for the same
+    due rows: the claim (FOR UPDATE SKIP LOCKED, then a lease) gives each
+    message to one of them, so every event reaches the receiver once."""
+    a, b = _delivery_pair(20, 20)
+    try:
+        u, ids = _redeem_with_webhook([a, b], 40)
+        assert len(ids) == 40, len(ids)
+        assert harness.poll(lambda: set(_delivered_ids(u)) == ids, timeout=20), \
+            "not every event was delivered: %d of 40" % len(set(_delivered_ids(u)))
+        time.sleep(1.0)  # both servers' workers polled again many times
+        got = _delivered_ids(u)
+        assert sorted(got) == sorted(ids), "%d deliveries for %d events" % (len(got), len(ids))
+        msgs = test_delivery.messages_of(a, event_type="redeemed")
+        assert len(msgs) == 40 and all(m["state"] == "sent" and m["attempts"] == 1 for m in msgs), msgs[:3]
+    finally:
+        a.stop()
+        b.stop()
+
+
+@harness.timeout(60)
+def test_a_message_queued_on_one_server_is_delivered_by_the_other(srv):
+    """Server A's workers sleep a minute between polls (nothing was due
+    when they started); messages A queues are sent by B's workers, once."""
+    a, b = _delivery_pair(60000, 20)
+    try:
+        u, ids = _redeem_with_webhook([a], 10)
+        assert harness.poll(lambda: set(_delivered_ids(u)) == ids, timeout=20), \
+            "B did not deliver A's messages: %d of 10" % len(set(_delivered_ids(u)))
+        time.sleep(0.5)
+        assert sorted(_delivered_ids(u)) == sorted(ids)
+    finally:
+        a.stop()
+        b.stop()
+
+
 if harness.on_pg():
     for _name, _fn in list(vars(test_concurrency).items()):
         if _name.startswith("test_") and callable(_fn):
@@ -149,3 +221,5 @@ else:
     del test_campaign_limit_is_sliced_over_the_shards_and_held_exactly
     del test_each_task_runs_once_with_two_schedulers
     del test_one_customers_redemptions_on_two_servers_all_count
+    del test_each_message_is_delivered_once_with_two_servers_delivery_workers
+    del test_a_message_queued_on_one_server_is_delivered_by_the_other
