@@ -92,6 +92,47 @@ static void region_free(void *p)
     free(p);
 }
 
+/* yajl's own buffers (its lexer and state stack, a few KiB per handle)
+ * come from the region too: as a malloc and free per request they made
+ * glibc consolidate its free lists every time. A header keeps each block's
+ * size for realloc. */
+struct yblock {
+    size_t size;
+    size_t pad; /* keeps the payload 16-byte aligned */
+};
+
+static void *y_malloc(void *ctx, size_t sz)
+{
+    (void)ctx;
+    struct yblock *b = region_alloc(sizeof(*b) + sz);
+    if (!b)
+        return NULL;
+    b->size = sz;
+    return b + 1;
+}
+
+static void y_free(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p)
+        region_free((struct yblock *)p - 1);
+}
+
+static void *y_realloc(void *ctx, void *p, size_t sz)
+{
+    if (!p)
+        return y_malloc(ctx, sz);
+    void *q = y_malloc(ctx, sz);
+    if (q) {
+        size_t old = ((struct yblock *)p - 1)->size;
+        memcpy(q, p, old < sz ? old : sz);
+        y_free(ctx, p);
+    }
+    return q;
+}
+
+static yajl_alloc_funcs Y_ALLOC = {y_malloc, y_realloc, y_free, NULL};
+
 void jin_use_region(void)
 {
     json_set_alloc_funcs(region_alloc, region_free);
@@ -311,23 +352,23 @@ json_t *jin_parse(const char *buf, size_t len, char *err, size_t errlen, size_t 
     struct builder bb = {0}, *b = &bb;
     b->stack = b->small;
     b->cap = (int)(sizeof b->small / sizeof b->small[0]);
-    yajl_handle h = yajl_alloc(&CALLBACKS, NULL, b);
-    if (!h) {
-        snprintf(err, errlen, "out of memory");
-        *pos = 0;
-        return NULL;
-    }
-    yajl_config(h, yajl_dont_validate_strings, 1); /* jansson checks them, more strictly */
     struct region *g = region_get();
     if (g) {
         g->used = 0; /* this thread's previous body is released by now */
         g->parsing = true;
     }
+    yajl_handle h = yajl_alloc(&CALLBACKS, &Y_ALLOC, b);
+    if (!h) {
+        if (g)
+            g->parsing = false;
+        snprintf(err, errlen, "out of memory");
+        *pos = 0;
+        return NULL;
+    }
+    yajl_config(h, yajl_dont_validate_strings, 1); /* jansson checks them, more strictly */
     yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
-    if (g)
-        g->parsing = false;
     json_t *out = NULL;
     *pos = yajl_get_bytes_consumed(h);
     if (st == yajl_status_ok && b->root) {
@@ -345,5 +386,7 @@ json_t *jin_parse(const char *buf, size_t len, char *err, size_t errlen, size_t 
     json_decref(b->root);
     free(b->key);
     yajl_free(h);
+    if (g)
+        g->parsing = false;
     return out;
 }

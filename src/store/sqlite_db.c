@@ -14,6 +14,8 @@
 #include "util/timeutil.h"
 
 #define WRITER_BATCH_MAX 1024
+/* How long posted ops alone may wait for company (see linger_for_posted). */
+#define WRITER_LINGER_NS (10 * 1000000L)
 #define BUSY_TIMEOUT_MS 10000
 
 /* ---- statement cache ----------------------------------------------------- */
@@ -241,6 +243,52 @@ int conn_run(struct conn *c, const char *sql)
     return 0;
 }
 
+/* Runs one op under its own savepoint: PROMO_INTERNAL undoes its writes. */
+static void run_one(struct sqlite_store *st, struct conn *c, struct wop *w)
+{
+    if (conn_run(c, SQL_SAVEPOINT) != 0) {
+        w->rc = PROMO_INTERNAL;
+        return;
+    }
+    w->rc = w->fn(st, c, w->arg);
+    if (w->rc == PROMO_INTERNAL)
+        conn_run(c, SQL_ROLLBACK_TO);
+    conn_run(c, SQL_RELEASE);
+}
+
+/* Runs the grouped ops from `first` on under one savepoint; if one fails,
+ * undoes them all (the tally too) and runs each under its own savepoint,
+ * so the failure stays its own. Returns the op after the group. */
+static struct wop *run_group(struct sqlite_store *st, struct conn *c, struct wop *first)
+{
+    struct wop *end = first;
+    while (end && end->grouped)
+        end = end->next;
+    size_t n_saved;
+    struct vtally *saved;
+    if (validation_tally_save(c, &saved, &n_saved) != 0) {
+        for (struct wop *w = first; w != end; w = w->next)
+            run_one(st, c, w);
+        return end;
+    }
+    if (conn_run(c, SQL_SAVEPOINT) == 0) {
+        struct wop *w = first;
+        while (w != end && (w->rc = w->fn(st, c, w->arg)) != PROMO_INTERNAL)
+            w = w->next;
+        if (w == end) {
+            conn_run(c, SQL_RELEASE);
+            free(saved);
+            return end;
+        }
+        conn_run(c, SQL_ROLLBACK_TO);
+        conn_run(c, SQL_RELEASE);
+    }
+    validation_tally_restore(c, saved, n_saved);
+    for (struct wop *w = first; w != end; w = w->next)
+        run_one(st, c, w);
+    return end;
+}
+
 /* Takes everything queued (up to a batch), runs it in one transaction with a
  * savepoint per op, commits once, then wakes the callers. A caller is thus
  * answered only after the commit holding its row is durable, and one
@@ -252,19 +300,16 @@ static void writer_batch(struct sqlite_store *st, struct wop *batch)
     int ok = conn_run(c, SQL_BEGIN_IMMEDIATE) == 0;
     if (ok)
         sweep_holds(c, time_now());
-    for (struct wop *w = batch; w; w = w->next) {
+    for (struct wop *w = batch; w;) {
         if (!ok) {
             w->rc = PROMO_INTERNAL;
-            continue;
+            w = w->next;
+        } else if (w->grouped && w->next && w->next->grouped) {
+            w = run_group(st, c, w);
+        } else {
+            run_one(st, c, w);
+            w = w->next;
         }
-        if (conn_run(c, SQL_SAVEPOINT) != 0) {
-            w->rc = PROMO_INTERNAL;
-            continue;
-        }
-        w->rc = w->fn(st, c, w->arg);
-        if (w->rc == PROMO_INTERNAL)
-            conn_run(c, SQL_ROLLBACK_TO);
-        conn_run(c, SQL_RELEASE);
     }
     if (ok && validation_tally_flush(c) != PROMO_OK)
         ok = 0;
@@ -299,6 +344,30 @@ static void writer_batch(struct sqlite_store *st, struct wop *batch)
     pthread_mutex_unlock(&st->wlock);
 }
 
+/* Nobody waits for posted ops (validation events, audit rows, token
+ * touches), and a commit costs about the same for 10 of them as for 1,000:
+ * every commit rewrites the last pages of the event indexes and fsyncs. So
+ * when only posted ops are queued, the writer waits up to
+ * WRITER_LINGER_NS for more (an op with a waiter, a full batch or a stop
+ * ends the wait at once). Called and returns with wlock held. */
+static void linger_for_posted(struct sqlite_store *st)
+{
+    if (st->qwaiting > 0 || st->qlen >= WRITER_BATCH_MAX || st->stopping)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += WRITER_LINGER_NS;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    st->lingering = 1;
+    while (st->qwaiting == 0 && st->qlen < WRITER_BATCH_MAX && !st->stopping)
+        if (pthread_cond_timedwait(&st->wcv, &st->wlock, &ts) != 0)
+            break;
+    st->lingering = 0;
+}
+
 static void *writer_main(void *arg)
 {
     struct sqlite_store *st = arg;
@@ -324,12 +393,15 @@ static void *writer_main(void *arg)
         }
         if (!st->qhead && st->stopping)
             break;
+        linger_for_posted(st);
         struct wop *batch = st->qhead, *tail = batch;
-        int n = 1;
+        int n = 1, waiting = batch->cv != NULL;
         while (tail->next && n < WRITER_BATCH_MAX) {
             tail = tail->next;
+            waiting += tail->cv != NULL;
             n++;
         }
+        st->qwaiting -= waiting;
         st->qhead = tail->next;
         if (!st->qhead)
             st->qtail = NULL;
@@ -352,7 +424,11 @@ static void writer_enqueue(struct sqlite_store *st, struct wop *w)
         st->qhead = w;
     st->qtail = w;
     st->qlen++;
-    pthread_cond_signal(&st->wcv);
+    st->qwaiting += w->cv != NULL;
+    /* While the writer lingers, a posted op does not wake it: only a
+     * waiter or a full batch does. */
+    if (!st->lingering || w->cv || st->qlen >= WRITER_BATCH_MAX)
+        pthread_cond_signal(&st->wcv);
 }
 
 enum promo_err writer_run(struct sqlite_store *st, wop_fn fn, void *arg)
@@ -372,7 +448,7 @@ enum promo_err writer_run(struct sqlite_store *st, wop_fn fn, void *arg)
     return w.rc;
 }
 
-void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *))
+static void post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *), int grouped)
 {
     struct wop *w = calloc(1, sizeof(*w));
     if (!w) {
@@ -382,6 +458,7 @@ void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)
     w->fn = fn;
     w->arg = arg;
     w->free_arg = free_arg;
+    w->grouped = grouped;
     pthread_mutex_lock(&st->wlock);
     if (st->stopping) {
         pthread_mutex_unlock(&st->wlock);
@@ -391,6 +468,16 @@ void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)
     }
     writer_enqueue(st, w);
     pthread_mutex_unlock(&st->wlock);
+}
+
+void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *))
+{
+    post(st, fn, arg, free_arg, 0);
+}
+
+void writer_post_grouped(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *))
+{
+    post(st, fn, arg, free_arg, 1);
 }
 
 /* ---- open / close -------------------------------------------------------- */

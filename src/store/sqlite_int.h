@@ -36,6 +36,7 @@ struct wop {
     int done;
     pthread_cond_t *cv; /* the waiting caller's; NULL for posted ops */
     void (*free_arg)(void *); /* asynchronous ops: freed after the commit */
+    int grouped;              /* writer_post_grouped: may share a savepoint */
     struct wop *next;
 };
 
@@ -51,6 +52,8 @@ struct sqlite_store {
     pthread_cond_t wcv;    /* work arrived */
     struct wop *qhead, *qtail;
     int qlen;
+    int qwaiting;  /* queued ops whose caller waits (writer_run) */
+    int lingering; /* the writer waits for more posted ops before a batch */
     int stopping;
     uint64_t batches, ops; /* for metrics */
     uint64_t busy_ns, commit_ns; /* writer time in batches, and in COMMIT (fsync) */
@@ -86,6 +89,14 @@ void reader_put(struct sqlite_store *st, struct conn *c);
 enum promo_err writer_run(struct sqlite_store *st, wop_fn fn, void *arg);
 /* Queues fn and returns at once; free_arg(arg) runs after it is done. */
 void writer_post(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *));
+/* writer_post for an op that may run under one savepoint with its queued
+ * neighbours of the same kind (a savepoint per op was nearly half of the
+ * writer's time per logged validation). If one of them fails, the group is
+ * undone and each runs again under its own savepoint, so fn must be
+ * replayable: once its writes are rolled back, running it again has the
+ * same effect, and it changes no memory but the validation tally (which
+ * the writer restores). */
+void writer_post_grouped(struct sqlite_store *st, wop_fn fn, void *arg, void (*free_arg)(void *));
 
 /* ---- binding and reading ----------------------------------------------- */
 int bind_text(sqlite3_stmt *s, int i, const char *v);             /* NULL → NULL */
@@ -134,6 +145,12 @@ enum promo_err campaign_read(struct conn *c, struct arena *a, const char *id, st
 enum promo_err validation_tally_flush(struct conn *c);
 /* Drops the tally without writing it (the batch was rolled back; conn_close). */
 void validation_tally_clear(struct conn *c);
+/* A copy of the tally into *saved (malloc'd, *n entries; NULL when empty):
+ * 0, or -1 when memory ran out. validation_tally_restore puts such a copy
+ * back (taking ownership): a group of grouped ops undone leaves the tally
+ * as it was before them. */
+int validation_tally_save(struct conn *c, struct vtally **saved, size_t *n);
+void validation_tally_restore(struct conn *c, struct vtally *saved, size_t n);
 /* Ends lapsed holds inside the writer's transaction. */
 enum promo_err sweep_holds(struct conn *c, int64_t now);
 /* The audit queue: made by store_open before the writer starts, freed by

@@ -454,6 +454,27 @@ void validation_tally_clear(struct conn *c)
     c->n_tally = c->cap_tally = 0;
 }
 
+int validation_tally_save(struct conn *c, struct vtally **saved, size_t *n)
+{
+    *n = c->n_tally;
+    *saved = NULL;
+    if (!c->n_tally)
+        return 0;
+    if (!(*saved = malloc(sizeof(**saved) * c->n_tally)))
+        return -1;
+    memcpy(*saved, c->tally, sizeof(**saved) * c->n_tally);
+    return 0;
+}
+
+void validation_tally_restore(struct conn *c, struct vtally *saved, size_t n)
+{
+    /* Entries only ever grow or get added, so the saved ones are a prefix. */
+    if (n)
+        memcpy(c->tally, saved, sizeof(*saved) * n);
+    c->n_tally = n;
+    free(saved);
+}
+
 enum promo_err validation_tally_flush(struct conn *c)
 {
     enum promo_err rc = PROMO_OK;
@@ -515,7 +536,7 @@ enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const s
     t->reason = res->v.reason == PROMO_OK ? NULL : strdup(promo_err_code(res->v.reason));
     t->data = use_event_json(r, res->v.discount, res->v.points);
     t->at = r->now;
-    writer_post(st, op_attempt, t, attempt_free);
+    writer_post_grouped(st, op_attempt, t, attempt_free);
     return PROMO_OK;
 }
 
