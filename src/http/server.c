@@ -200,7 +200,10 @@ static const char *bearer(struct MHD_Connection *c)
  * role, then the handler. A refusal leaves its reason in r->refusal. */
 static void route(struct MHD_Connection *c, struct req_state *rs, struct api_req *r, struct api_resp *w)
 {
-    w->cors = cors_route(r->path);
+    /* CORS headers only for a browser's cross-origin call (it sends
+     * Origin): server-to-server callers do not need them, and each header
+     * is three allocations in libmicrohttpd on the busiest route. */
+    w->cors = cors_route(r->path) && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin") != NULL;
     if (!api_guard_ip(r, w))
         return;
     if (w->cors && strcmp(r->method, "OPTIONS") == 0) {

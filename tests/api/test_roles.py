@@ -325,10 +325,15 @@ def test_storefront_rate_limit_is_strict_and_its_own(srv):
         k = add_code(s, create_campaign(s)["id"])["code"]
         for i in range(3):
             expect(s.post("/v1/validate", use_body(k), token=sf, headers=xff("198.51.100.7")), 200, "call %d" % i)
-        r = s.post("/v1/validate", use_body(k), token=sf, headers=xff("198.51.100.7"))
+        # a shopper's browser on the shop's origin sends Origin
+        r = s.post("/v1/validate", use_body(k), token=sf, headers=dict(xff("198.51.100.7"), Origin="https://shop.example"))
         expect_error(r, 429, "rate_limited")
         assert int(r.headers["retry-after"]) >= 1, r.headers
         assert r.headers.get("access-control-allow-origin") == "*", "a browser page must see the 429"
+        # a server-side caller sends no Origin and gets no CORS headers
+        r = s.post("/v1/validate", use_body(k), token=sf, headers=xff("198.51.100.7"))
+        expect_error(r, 429, "rate_limited")
+        assert "access-control-allow-origin" not in r.headers, r.headers
         # Another shopper's IP, and a server-side integration token, are not held back.
         expect(s.post("/v1/validate", use_body(k), token=sf, headers=xff("198.51.100.8")), 200)
         for _ in range(10):
