@@ -94,6 +94,36 @@ static void add_cors_headers(struct MHD_Response *resp, bool preflight)
     }
 }
 
+/* The JSON text of an answer and a newline, malloc'd (*len bytes), or
+ * NULL. Most answers fit the thread's 64 KiB scratch buffer: one
+ * json_dumpb pass and one malloc of the exact size, where json_dumps grows
+ * its buffer step by step and copies the result once more. A larger
+ * answer (a long list) is written a second time into its own block. */
+static _Thread_local char answer_scratch[64 * 1024];
+
+static char *answer_text(json_t *j, size_t *len)
+{
+    const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(10);
+    char *small = answer_scratch;
+    const size_t cap = sizeof answer_scratch;
+    size_t n = json_dumpb(j, small, cap, flags);
+    if (n == 0)
+        return NULL;
+    char *out = malloc(n + 2);
+    if (!out)
+        return NULL;
+    if (n <= cap)
+        memcpy(out, small, n);
+    else if (json_dumpb(j, out, n, flags) != n) {
+        free(out);
+        return NULL;
+    }
+    out[n] = '\n';
+    out[n + 1] = 0;
+    *len = n + 1;
+    return out;
+}
+
 /* Sends w and releases what it holds. */
 static enum MHD_Result send_answer(struct MHD_Connection *c, struct api_ctx *ctx, struct api_resp *w)
 {
@@ -118,16 +148,9 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct api_ctx *ctx
             w->status = 500;
             w->json = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message", "no answer was produced");
         }
-        char *body = json_dumps(w->json, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        size_t len = body ? strlen(body) : 0;
+        size_t len = 0;
+        char *body = answer_text(w->json, &len);
         if (body) {
-            body[len] = 0;
-            char *nl = realloc(body, len + 2);
-            if (nl) {
-                body = nl;
-                body[len++] = '\n';
-                body[len] = 0;
-            }
             resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
             if (!resp)
                 free(body);
