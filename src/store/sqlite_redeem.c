@@ -241,19 +241,26 @@ static enum promo_err reservation_read(struct conn *c, struct arena *a, const ch
     return rc;
 }
 
-/* The event data of a use: malloc'd text. Written by hand (every field is
- * a number or a validated ISO 4217 code, nothing to escape) because it is
+/* The event data of a use, into buf. Written by hand (every field is a
+ * number or a validated ISO 4217 code, nothing to escape) because it is
  * made for every validation. */
-static char *use_event_json(const struct use_req *r, int64_t discount, int64_t points)
+#define USE_EVENT_MAX 192
+static void use_event_text(char buf[USE_EVENT_MAX], const struct use_req *r, int64_t discount, int64_t points)
 {
-    char buf[192];
     long long amount = r->order ? (long long)r->order->amount : 0;
     if (r->order && r->order->currency[0])
-        snprintf(buf, sizeof buf, "{\"order_amount\":%lld,\"currency\":\"%.3s\",\"discount\":%lld,\"points\":%lld}",
+        snprintf(buf, USE_EVENT_MAX, "{\"order_amount\":%lld,\"currency\":\"%.3s\",\"discount\":%lld,\"points\":%lld}",
                  amount, r->order->currency, (long long)discount, (long long)points);
     else
-        snprintf(buf, sizeof buf, "{\"order_amount\":%lld,\"discount\":%lld,\"points\":%lld}", amount,
+        snprintf(buf, USE_EVENT_MAX, "{\"order_amount\":%lld,\"discount\":%lld,\"points\":%lld}", amount,
                  (long long)discount, (long long)points);
+}
+
+/* The same, malloc'd. */
+static char *use_event_json(const struct use_req *r, int64_t discount, int64_t points)
+{
+    char buf[USE_EVENT_MAX];
+    use_event_text(buf, r, discount, points);
     return strdup(buf);
 }
 
@@ -394,23 +401,38 @@ enum promo_err sweep_holds(struct conn *c, int64_t now)
 
 /* ---- validate ---------------------------------------------------------- */
 
+/* A validation to log: one block, the strings after the struct (made on a
+ * request thread, freed on the writer's: one allocation, not eight). */
 struct attempt {
-    char *type, *campaign_id, *key, *customer_id, *order_id, *reason, *data;
+    const char *type, *campaign_id, *key, *customer_id, *order_id, *reason, *data;
     int64_t at;
+    char text[];
 };
 
-static void attempt_free(void *p)
+static struct attempt *attempt_new(const char *const src[7], int64_t at)
 {
-    struct attempt *t = p;
-    free(t->type);
-    free(t->campaign_id);
-    free(t->key);
-    free(t->customer_id);
-    free(t->order_id);
-    free(t->reason);
-    free(t->data);
-    free(t);
+    size_t len = 0;
+    for (int i = 0; i < 7; i++)
+        len += src[i] ? strlen(src[i]) + 1 : 0;
+    struct attempt *t = malloc(sizeof(*t) + len);
+    if (!t)
+        return NULL;
+    const char **dst[7] = {&t->type, &t->campaign_id, &t->key, &t->customer_id, &t->order_id, &t->reason, &t->data};
+    char *p = t->text;
+    for (int i = 0; i < 7; i++) {
+        *dst[i] = NULL;
+        if (src[i]) {
+            size_t n = strlen(src[i]) + 1;
+            memcpy(p, src[i], n);
+            *dst[i] = p;
+            p += n;
+        }
+    }
+    t->at = at;
+    return t;
 }
+
+static void attempt_free(void *p) { free(p); }
 
 static const char SQL_VALIDATION_COUNT[] =
     "INSERT INTO validation_counts (campaign_id, reason, n) VALUES (?, ?, ?)"
@@ -506,7 +528,6 @@ static enum promo_err op_attempt(struct sqlite_store *st, struct conn *c, void *
                                                                                                 : PROMO_INTERNAL;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const struct use_req *r,
                               struct use_result *res)
@@ -525,18 +546,18 @@ enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const s
         return rc;
     /* The attempt is logged without making the caller wait for a commit:
      * validation changes nothing, so there is nothing to make durable first. */
-    struct attempt *t = calloc(1, sizeof(*t));
-    if (!t)
-        return PROMO_OK;
-    t->type = strdup("validation");
-    t->campaign_id = res->campaign_id[0] ? strdup(res->campaign_id) : NULL;
-    t->key = strdup(r->key);
-    t->customer_id = dup_or_null(r->customer_id);
-    t->order_id = dup_or_null(r->order ? r->order->id : NULL);
-    t->reason = res->v.reason == PROMO_OK ? NULL : strdup(promo_err_code(res->v.reason));
-    t->data = use_event_json(r, res->v.discount, res->v.points);
-    t->at = r->now;
-    writer_post_grouped(st, op_attempt, t, attempt_free);
+    char data[USE_EVENT_MAX];
+    use_event_text(data, r, res->v.discount, res->v.points);
+    const char *fields[7] = {"validation",
+                             res->campaign_id[0] ? res->campaign_id : NULL,
+                             r->key,
+                             r->customer_id,
+                             r->order ? r->order->id : NULL,
+                             res->v.reason == PROMO_OK ? NULL : promo_err_code(res->v.reason),
+                             data};
+    struct attempt *t = attempt_new(fields, r->now);
+    if (t)
+        writer_post_grouped(st, op_attempt, t, attempt_free);
     return PROMO_OK;
 }
 
