@@ -5,6 +5,7 @@
  * MHD reports the request complete. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <yajl/yajl_gen.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,28 +95,87 @@ static void add_cors_headers(struct MHD_Response *resp, bool preflight)
     }
 }
 
-/* The JSON text of an answer and a newline, malloc'd (*len bytes), or
- * NULL. Most answers fit the thread's 64 KiB scratch buffer: one
- * json_dumpb pass and one malloc of the exact size, where json_dumps grows
- * its buffer step by step and copies the result once more. A larger
- * answer (a long list) is written a second time into its own block. */
-static _Thread_local char answer_scratch[64 * 1024];
+/* Writes a jansson value with yajl's generator, which writes straight into
+ * one growing buffer: about half of what json_dumpb spent on an answer.
+ * Same text as jansson's compact form: members in insertion order, "/" and
+ * non-ASCII left as they are, reals as %.10g with ".0" when they would
+ * read as integers. yajl_gen_status_ok, or an error (yajl nests at most
+ * 128 levels: a deeper answer is written by jansson instead). */
+static yajl_gen_status gen_value(yajl_gen g, json_t *v)
+{
+    yajl_gen_status st;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        if ((st = yajl_gen_map_open(g)) != yajl_gen_status_ok)
+            return st;
+        json_object_foreach(v, k, x)
+        {
+            if ((st = yajl_gen_string(g, (const unsigned char *)k, strlen(k))) != yajl_gen_status_ok ||
+                (st = gen_value(g, x)) != yajl_gen_status_ok)
+                return st;
+        }
+        return yajl_gen_map_close(g);
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        if ((st = yajl_gen_array_open(g)) != yajl_gen_status_ok)
+            return st;
+        json_array_foreach(v, i, x) if ((st = gen_value(g, x)) != yajl_gen_status_ok) return st;
+        return yajl_gen_array_close(g);
+    }
+    case JSON_STRING:
+        return yajl_gen_string(g, (const unsigned char *)json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return yajl_gen_integer(g, (long long)json_integer_value(v));
+    case JSON_REAL: {
+        char b[40];
+        int n = snprintf(b, sizeof b - 2, "%.10g", json_real_value(v));
+        if (n > 0 && !strpbrk(b, ".eEn")) {
+            memcpy(b + n, ".0", 3);
+            n += 2;
+        }
+        return yajl_gen_number(g, b, (size_t)n);
+    }
+    case JSON_TRUE:
+        return yajl_gen_bool(g, 1);
+    case JSON_FALSE:
+        return yajl_gen_bool(g, 0);
+    default:
+        return yajl_gen_null(g);
+    }
+}
 
+/* The JSON text of an answer and a newline, malloc'd (*len bytes), or
+ * NULL. */
 static char *answer_text(json_t *j, size_t *len)
 {
-    const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(10);
-    char *small = answer_scratch;
-    const size_t cap = sizeof answer_scratch;
-    size_t n = json_dumpb(j, small, cap, flags);
-    if (n == 0)
+    char *out = NULL;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g && gen_value(g, j) == yajl_gen_status_ok) {
+        const unsigned char *buf;
+        size_t n;
+        yajl_gen_get_buf(g, &buf, &n);
+        if ((out = malloc(n + 2)) != NULL) {
+            memcpy(out, buf, n);
+            out[n] = '\n';
+            out[n + 1] = 0;
+            *len = n + 1;
+        }
+    }
+    if (g)
+        yajl_gen_free(g);
+    if (out)
+        return out;
+    /* yajl could not (too deep, or out of memory): jansson writes it. */
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (!text)
         return NULL;
-    char *out = malloc(n + 2);
-    if (!out)
-        return NULL;
-    if (n <= cap)
-        memcpy(out, small, n);
-    else if (json_dumpb(j, out, n, flags) != n) {
-        free(out);
+    size_t n = strlen(text);
+    if (!(out = realloc(text, n + 2))) {
+        free(text);
         return NULL;
     }
     out[n] = '\n';
