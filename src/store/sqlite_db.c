@@ -298,8 +298,12 @@ static void writer_batch(struct sqlite_store *st, struct wop *batch)
     struct conn *c = st->writer_conn;
     int64_t t0 = time_mono_ns();
     int ok = conn_run(c, SQL_BEGIN_IMMEDIATE) == 0;
-    if (ok)
+    bool changed = false; /* something a decision reads (sqlite_vcache.c) */
+    if (ok) {
+        sqlite3_int64 before = sqlite3_total_changes64(c->db);
         sweep_holds(c, time_now());
+        changed = sqlite3_total_changes64(c->db) != before;
+    }
     for (struct wop *w = batch; w;) {
         if (!ok) {
             w->rc = PROMO_INTERNAL;
@@ -321,6 +325,12 @@ static void writer_batch(struct sqlite_store *st, struct wop *batch)
         for (struct wop *w = batch; w; w = w->next)
             w->rc = PROMO_INTERNAL;
     }
+    /* Before anyone is answered: see sqlite_vcache.c. Logged validations
+     * (the grouped ops) change nothing a decision reads; lapsed holds do. */
+    for (struct wop *w = batch; w && !changed; w = w->next)
+        changed = !w->grouped;
+    if (changed)
+        vcache_changed(st);
     int64_t t2 = time_mono_ns();
     pthread_mutex_lock(&st->wlock);
     st->batches++;
@@ -387,6 +397,7 @@ static void *writer_main(void *arg)
                         conn_run(c, SQL_COMMIT);
                     else
                         conn_run(c, SQL_ROLLBACK);
+                    vcache_changed(st); /* lapsed holds gave uses back */
                 }
                 pthread_mutex_lock(&st->wlock);
             }
@@ -544,7 +555,7 @@ enum promo_err sqlite_open(const char *url, struct sqlite_store **out, char *err
         sqlite_close(st);
         return PROMO_INTERNAL;
     }
-    if (audit_queue_open(st) != 0 || token_cache_open(st) != 0) {
+    if (audit_queue_open(st) != 0 || token_cache_open(st) != 0 || vcache_open(st) != 0) {
         snprintf(err, errlen, "out of memory");
         sqlite_close(st);
         return PROMO_INTERNAL;
@@ -577,6 +588,7 @@ void sqlite_close(struct sqlite_store *st)
     }
     audit_queue_close(st);
     token_cache_close(st);
+    vcache_close(st);
     while (st->free_readers) {
         struct conn *c = st->free_readers;
         st->free_readers = c->next_free;

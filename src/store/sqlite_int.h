@@ -62,7 +62,33 @@ struct sqlite_store {
 
     int lock_fd; /* holds flock(LOCK_EX) on the database file: one server per file */
     struct token_cache *tokens; /* sqlite_tokens.c */
+    struct vcache *vcache;      /* sqlite_vcache.c */
 };
+
+/* ---- the validation cache (sqlite_vcache.c) ------------------------------ */
+/* What a decision reads: the campaign (its counters in `u`), the code, the
+ * counts. found false: no such code. */
+struct use_inputs {
+    bool found;
+    struct campaign cp;
+    struct code k;
+    struct usage u;
+};
+/* Made by sqlite_open, freed by sqlite_close. 0 or -1. */
+int vcache_open(struct sqlite_store *st);
+void vcache_close(struct sqlite_store *st);
+/* The data version now: take it before reading what will be put. */
+uint64_t vcache_version(struct sqlite_store *st);
+/* A commit may have changed what decisions read: call after it, before
+ * anyone waiting on it is answered. */
+void vcache_changed(struct sqlite_store *st);
+/* The inputs kept for (key, customer) at `version`, strings copied into
+ * a; false when there are none. */
+bool vcache_get(struct sqlite_store *st, uint64_t version, const char *key, const char *customer,
+                struct arena *a, struct use_inputs *out);
+/* Keeps inputs read at `version` (copied; some are not kept, see there). */
+void vcache_put(struct sqlite_store *st, uint64_t version, const char *key, const char *customer,
+                const struct use_inputs *in);
 
 /* ---- the token cache (sqlite_tokens.c) ----------------------------------- */
 /* Made by sqlite_open, freed by sqlite_close. 0 or -1. */

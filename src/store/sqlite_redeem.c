@@ -25,12 +25,11 @@ static const char SQL_USE_READ[] =
     " LEFT JOIN customer_usage u ON ?2 IS NOT NULL AND u.campaign_id = k.campaign_id AND u.customer_id = ?2"
     " WHERE k.code_key = ?1";
 
-/* Reads code, campaign and counts, asks core. Fills res (reason in
- * res->v.reason) and *cp. Returns PROMO_OK unless the store failed. */
-static enum promo_err decide(struct conn *c, struct arena *a, const struct use_req *r,
-                             struct use_result *res, struct campaign *cp)
+/* Reads code, campaign and counts into *in (in->found false: no such
+ * code). PROMO_OK unless the store failed. */
+static enum promo_err read_inputs(struct conn *c, struct arena *a, const struct use_req *r, struct use_inputs *in)
 {
-    memset(res, 0, sizeof(*res));
+    memset(in, 0, sizeof(*in));
     sqlite3_stmt *s = conn_stmt(c, SQL_USE_READ);
     if (!s)
         return PROMO_INTERNAL;
@@ -39,7 +38,6 @@ static enum promo_err decide(struct conn *c, struct arena *a, const struct use_r
     int step = sqlite3_step(s);
     if (step == SQLITE_DONE) {
         sqlite3_reset(s);
-        res->v.reason = PROMO_CODE_NOT_FOUND;
         return PROMO_OK;
     }
     if (step != SQLITE_ROW) {
@@ -47,35 +45,57 @@ static enum promo_err decide(struct conn *c, struct arena *a, const struct use_r
         return db_fail(c, "code read");
     }
     struct campaign_counts cc;
-    row_to_campaign(s, a, cp, &cc, NULL);
+    row_to_campaign(s, a, &in->cp, &cc, NULL);
     const int k0 = CAMPAIGN_NCOLS;
-    struct code k = {0};
-    struct usage u = {0};
-    snprintf(k.code, sizeof k.code, "%s", (const char *)sqlite3_column_text(s, k0));
-    snprintf(k.campaign_id, sizeof k.campaign_id, "%s", cp->id);
-    k.customer_id = col_text(s, k0 + 1, a);
-    k.max_uses = col_opt(s, k0 + 2, PROMO_UNLIMITED);
-    k.uses = sqlite3_column_int64(s, k0 + 3);
-    u.code_uses = k.uses + sqlite3_column_int64(s, k0 + 4);
-    k.disabled = sqlite3_column_int64(s, k0 + 5) != 0;
-    k.issued_at = sqlite3_column_int64(s, k0 + 6);
-    k.expires_at = col_opt(s, k0 + 7, PROMO_TIME_MAX);
-    u.customer_redemptions = r->customer_id ? sqlite3_column_int64(s, k0 + 8) : 0;
+    struct code *k = &in->k;
+    snprintf(k->code, sizeof k->code, "%s", (const char *)sqlite3_column_text(s, k0));
+    snprintf(k->campaign_id, sizeof k->campaign_id, "%s", in->cp.id);
+    k->customer_id = col_text(s, k0 + 1, a);
+    k->max_uses = col_opt(s, k0 + 2, PROMO_UNLIMITED);
+    k->uses = sqlite3_column_int64(s, k0 + 3);
+    in->u.code_uses = k->uses + sqlite3_column_int64(s, k0 + 4);
+    k->disabled = sqlite3_column_int64(s, k0 + 5) != 0;
+    k->issued_at = sqlite3_column_int64(s, k0 + 6);
+    k->expires_at = col_opt(s, k0 + 7, PROMO_TIME_MAX);
+    in->u.customer_redemptions = r->customer_id ? sqlite3_column_int64(s, k0 + 8) : 0;
     sqlite3_reset(s);
-    u.campaign_redemptions = cc.redeemed + cc.held;
-    u.campaign_discount = cc.discount_total + cc.held_discount;
-    /* Segments (by hand and computed) and orders of the customer, read in
-     * the same transaction as the decision, when a rule looks at them. */
+    in->u.campaign_redemptions = cc.redeemed + cc.held;
+    in->u.campaign_discount = cc.discount_total + cc.held_discount;
+    in->found = true;
+    return PROMO_OK;
+}
+
+/* Asks core about inputs read by read_inputs (or kept by the validation
+ * cache), reading the customer's facts first when a rule looks at them.
+ * Fills res (reason in res->v.reason) and *cp. */
+static enum promo_err decide_on(struct conn *c, struct arena *a, const struct use_req *r, struct use_inputs *in,
+                                struct use_result *res, struct campaign *cp)
+{
+    memset(res, 0, sizeof(*res));
+    if (!in->found) {
+        res->v.reason = PROMO_CODE_NOT_FOUND;
+        return PROMO_OK;
+    }
+    *cp = in->cp;
     struct customer_facts cf = {.known = false};
     bool needs_facts = cp->rules.n_segments > 0 || cp->rules.first_order_only || cp->early_segment != NULL;
     enum promo_err rc;
     if (needs_facts && (rc = customer_facts_read(c, a, r->customer_id, &cf)) != PROMO_OK)
         return rc;
-    res->v = core_decide(cp, &k, &u, &cf, r->order, r->customer_id, r->now);
-    snprintf(res->campaign_id, sizeof res->campaign_id, "%s", k.campaign_id);
-    snprintf(res->code, sizeof res->code, "%s", k.code);
+    res->v = core_decide(cp, &in->k, &in->u, &cf, r->order, r->customer_id, r->now);
+    snprintf(res->campaign_id, sizeof res->campaign_id, "%s", in->k.campaign_id);
+    snprintf(res->code, sizeof res->code, "%s", in->k.code);
     res->discount_type = cp->discount.type;
     return PROMO_OK;
+}
+
+/* Reads and decides in one go (the writer's path). */
+static enum promo_err decide(struct conn *c, struct arena *a, const struct use_req *r,
+                             struct use_result *res, struct campaign *cp)
+{
+    struct use_inputs in;
+    enum promo_err rc = read_inputs(c, a, r, &in);
+    return rc == PROMO_OK ? decide_on(c, a, r, &in, res, cp) : rc;
 }
 
 /* What a use costs the campaign's budget: money, or points for a points
@@ -532,16 +552,28 @@ static enum promo_err op_attempt(struct sqlite_store *st, struct conn *c, void *
 enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const struct use_req *r,
                               struct use_result *res)
 {
-    struct conn *c = reader_get(st);
-    if (!c)
-        return PROMO_UNAVAILABLE;
     struct campaign cp;
-    /* No transaction: decide's one statement reads code, campaign and
-     * counts from one snapshot. Customer facts, when a rule needs them, are
-     * a second read, maybe a moment newer: a validation is advice, and the
-     * redemption decides again inside the writer's transaction. */
-    enum promo_err rc = decide(c, a, r, res, &cp);
-    reader_put(st, c);
+    /* No transaction: read_inputs' one statement reads code, campaign and
+     * counts from one snapshot, or they come from the validation cache
+     * (sqlite_vcache.c: the version is taken before the read). Customer
+     * facts, when a rule needs them, are a second read, maybe a moment
+     * newer: a validation is advice, and the redemption decides again
+     * inside the writer's transaction. */
+    uint64_t version = vcache_version(st);
+    struct use_inputs in;
+    enum promo_err rc;
+    if (vcache_get(st, version, r->key, r->customer_id, a, &in)) {
+        rc = decide_on(NULL, a, r, &in, res, &cp); /* kept inputs need no facts */
+    } else {
+        struct conn *c = reader_get(st);
+        if (!c)
+            return PROMO_UNAVAILABLE;
+        if ((rc = read_inputs(c, a, r, &in)) == PROMO_OK) {
+            vcache_put(st, version, r->key, r->customer_id, &in);
+            rc = decide_on(c, a, r, &in, res, &cp);
+        }
+        reader_put(st, c);
+    }
     if (rc != PROMO_OK)
         return rc;
     /* The attempt is logged without making the caller wait for a commit:

@@ -4,7 +4,7 @@ can be reached without customers."""
 import re
 import time
 
-from harness import (add_code, create_campaign, expect, expect_error, get_code, invalid, redeem, rfc3339,
+from harness import (add_code, create_campaign, expect, expect_error, get_code, invalid, redeem, rfc3339, use_body,
                      show, uniq, validate)
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
@@ -355,3 +355,29 @@ def test_window_is_followed_live(srv):
     assert g["status"] == "active", g["status"]
     g = srv.request("GET", "/v1/campaigns/" + soon["id"]).json
     assert g["status"] == "ended", g["status"]
+
+
+def test_validation_follows_every_write_at_once(srv):
+    """Validation keeps what it read between calls while nothing changes
+    (sqlite_vcache.c); every write that changes the answer shows in the very
+    next validation: a redemption using up the code, its rollback, a hold,
+    its release, a disable, a per-customer limit reached by another code."""
+    c = create_campaign(srv, limits={"per_customer": 1})
+    code = add_code(srv, c["id"], max_uses=1)["code"]
+    other = add_code(srv, c["id"], max_uses=1)["code"]
+    for _ in range(3):  # the same question again and again: kept
+        valid(validate(srv, code, customer_id="vc-1"))
+    red = expect(redeem(srv, code, customer_id="vc-2"), 201)
+    invalid(validate(srv, code, customer_id="vc-1"), "code_redeemed", what="right after the redemption")
+    expect(srv.request("POST", "/v1/redemptions/%s/rollback" % red["id"], {"reason": "refund"}), 200)
+    valid(validate(srv, code, customer_id="vc-1"), "right after the rollback")
+    hold = expect(srv.request("POST", "/v1/reservations", use_body(code, oid="vc-hold", customer_id="vc-3")), 201)
+    invalid(validate(srv, code, customer_id="vc-1"), "code_redeemed", what="while a hold is live")
+    expect(srv.request("POST", "/v1/reservations/%s/release" % hold["id"]), 200)
+    valid(validate(srv, code, customer_id="vc-1"), "right after the release")
+    expect(redeem(srv, other, customer_id="vc-1"), 201)
+    invalid(validate(srv, code, customer_id="vc-1"), "customer_limit_reached",
+            what="after the customer used their one use on another code")
+    valid(validate(srv, code, customer_id="vc-4"), "another customer")
+    expect(srv.request("POST", "/v1/codes/%s/disable" % code), 200)
+    invalid(validate(srv, code, customer_id="vc-4"), "code_disabled", what="right after the disable")
