@@ -149,39 +149,34 @@ static yajl_gen_status gen_value(yajl_gen g, json_t *v)
 }
 
 /* The JSON text of an answer and a newline, malloc'd (*len bytes), or
- * NULL. */
+ * NULL. yajl writes it; jansson when yajl cannot (too deep, out of memory). */
 static char *answer_text(json_t *j, size_t *len)
 {
-    char *out = NULL;
+    char *text = NULL;
+    size_t n = 0;
     yajl_gen g = yajl_gen_alloc(NULL);
     if (g && gen_value(g, j) == yajl_gen_status_ok) {
         const unsigned char *buf;
-        size_t n;
         yajl_gen_get_buf(g, &buf, &n);
-        if ((out = malloc(n + 2)) != NULL) {
-            memcpy(out, buf, n);
-            out[n] = '\n';
-            out[n + 1] = 0;
-            *len = n + 1;
-        }
+        if ((text = malloc(n + 2)) != NULL)
+            memcpy(text, buf, n);
     }
     if (g)
         yajl_gen_free(g);
-    if (out)
-        return out;
-    /* yajl could not (too deep, or out of memory): jansson writes it. */
-    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    if (!text)
-        return NULL;
-    size_t n = strlen(text);
-    if (!(out = realloc(text, n + 2))) {
-        free(text);
-        return NULL;
+    if (!text) {
+        char *t = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (!t)
+            return NULL;
+        n = strlen(t);
+        if (!(text = realloc(t, n + 2))) {
+            free(t);
+            return NULL;
+        }
     }
-    out[n] = '\n';
-    out[n + 1] = 0;
+    text[n] = '\n';
+    text[n + 1] = 0;
     *len = n + 1;
-    return out;
+    return text;
 }
 
 /* Sends w and releases what it holds. */

@@ -393,11 +393,15 @@ static void *writer_main(void *arg)
                 pthread_mutex_unlock(&st->wlock);
                 struct conn *c = st->writer_conn;
                 if (conn_run(c, SQL_BEGIN_IMMEDIATE) == 0) {
+                    sqlite3_int64 before = sqlite3_total_changes64(c->db);
                     if (sweep_holds(c, time_now()) == PROMO_OK)
                         conn_run(c, SQL_COMMIT);
                     else
                         conn_run(c, SQL_ROLLBACK);
-                    vcache_changed(st); /* lapsed holds gave uses back */
+                    /* Lapsed holds gave uses back; a sweep that ended none
+                     * leaves the validation cache alone. */
+                    if (sqlite3_total_changes64(c->db) != before)
+                        vcache_changed(st);
                 }
                 pthread_mutex_lock(&st->wlock);
             }
@@ -495,7 +499,8 @@ void writer_post_grouped(struct sqlite_store *st, wop_fn fn, void *arg, void (*f
 
 /* One server per database file. Exactly-once does not depend on it (the
  * writer's BEGIN IMMEDIATE would serialise two processes), but the
- * in-process caches do (the token cache, sqlite_tokens.c), and two group
+ * in-process caches do (tokens, sqlite_tokens.c; validation inputs,
+ * sqlite_vcache.c), and two group
  * committers on one file only fight over its lock. flock, not fcntl: SQLite's
  * own POSIX locks on the same file are not disturbed by it. In-memory and
  * URI names are not locked. Returns the fd; -1 when another process holds

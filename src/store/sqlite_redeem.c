@@ -10,6 +10,7 @@
 
 #include "store/sqlite_int.h"
 #include "util/log.h"
+#include "util/strpack.h"
 #include "util/rand.h"
 
 /* ---- reading what a decision needs --------------------------------------- */
@@ -431,23 +432,12 @@ struct attempt {
 
 static struct attempt *attempt_new(const char *const src[7], int64_t at)
 {
-    size_t len = 0;
-    for (int i = 0; i < 7; i++)
-        len += src[i] ? strlen(src[i]) + 1 : 0;
-    struct attempt *t = malloc(sizeof(*t) + len);
+    struct attempt *t = malloc(sizeof(*t) + strpack_size(src, 7));
     if (!t)
         return NULL;
-    const char **dst[7] = {&t->type, &t->campaign_id, &t->key, &t->customer_id, &t->order_id, &t->reason, &t->data};
-    char *p = t->text;
-    for (int i = 0; i < 7; i++) {
-        *dst[i] = NULL;
-        if (src[i]) {
-            size_t n = strlen(src[i]) + 1;
-            memcpy(p, src[i], n);
-            *dst[i] = p;
-            p += n;
-        }
-    }
+    const char **const dst[7] = {&t->type,     &t->campaign_id, &t->key, &t->customer_id,
+                                 &t->order_id, &t->reason,      &t->data};
+    strpack(t->text, src, dst, 7);
     t->at = at;
     return t;
 }

@@ -17,6 +17,7 @@
 
 #include "store/sqlite_int.h"
 #include "util/log.h"
+#include "util/strpack.h"
 
 /* Expired access tokens are pruned this long after they expired, so their
  * id can still be looked up for a while (GET /v1/tokens/{id}, the audit log). */
@@ -192,23 +193,11 @@ static bool token_cache_get(struct token_cache *tc, uint64_t gen, const char *ha
 static char *token_pack(const struct token *t, struct token *dst)
 {
     const char *src[5] = {t->id, t->role, t->name, t->kind, t->client_id};
-    size_t len = 0;
-    for (int i = 0; i < 5; i++)
-        len += src[i] ? strlen(src[i]) + 1 : 0;
-    char *text = malloc(len ? len : 1), *p = text;
-    if (!text)
-        return NULL;
-    const char **out[5] = {&dst->id, &dst->role, &dst->name, &dst->kind, &dst->client_id};
-    for (int i = 0; i < 5; i++) {
-        if (!src[i]) {
-            *out[i] = NULL;
-            continue;
-        }
-        size_t n = strlen(src[i]) + 1;
-        memcpy(p, src[i], n);
-        *out[i] = p;
-        p += n;
-    }
+    const char **const out[5] = {&dst->id, &dst->role, &dst->name, &dst->kind, &dst->client_id};
+    size_t len = strpack_size(src, 5);
+    char *text = malloc(len ? len : 1);
+    if (text)
+        strpack(text, src, out, 5);
     return text;
 }
 

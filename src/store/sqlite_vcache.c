@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "store/sqlite_int.h"
+#include "util/strpack.h"
 
 #define VCACHE_SLOTS 1024
 #define VCACHE_CUSTOMER_MAX 201
@@ -98,26 +99,9 @@ static bool slot_matches(const struct vslot *s, uint64_t version, const char *ke
  * zone, the code's customer. Name and metadata are not kept (a decision
  * does not read them); segments and early access never are (such
  * campaigns are not kept). */
-static size_t strv_size(const char *const *v, size_t n)
-{
-    size_t len = n * sizeof(char *);
-    for (size_t i = 0; i < n; i++)
-        len += strlen(v[i]) + 1;
-    return len;
-}
 
-static char *put_str(char **p, const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = memcpy(*p, s, n);
-    *p += n;
-    return d;
-}
-
-/* n strings into the pointer array at *arr (already reserved, aligned)
- * and their text at *p. */
+/* n strings into the pointer array at *arr (reserved, aligned), their text
+ * at *p. */
 static const char **put_strv(const char ***arr, char **p, const char *const *v, size_t n)
 {
     if (!n)
@@ -125,7 +109,7 @@ static const char **put_strv(const char ***arr, char **p, const char *const *v, 
     const char **out = *arr;
     *arr += n;
     for (size_t i = 0; i < n; i++)
-        out[i] = put_str(p, v[i]);
+        *p = strpack(*p, &v[i], (const char **const[]){&out[i]}, 1);
     return out;
 }
 
@@ -134,11 +118,10 @@ static const char **put_strv(const char ***arr, char **p, const char *const *v, 
 static int pack(const struct use_inputs *in, struct use_inputs *out, char **text)
 {
     const struct campaign_rules *r = &in->cp.rules;
+    const char *single[2] = {in->cp.timezone, in->k.customer_id};
     size_t ptrs = (r->n_categories + r->n_exclude_categories) * sizeof(char *);
-    size_t len = ptrs + strv_size(r->categories, r->n_categories) - r->n_categories * sizeof(char *) +
-                 strv_size(r->exclude_categories, r->n_exclude_categories) -
-                 r->n_exclude_categories * sizeof(char *) + (in->cp.timezone ? strlen(in->cp.timezone) + 1 : 0) +
-                 (in->k.customer_id ? strlen(in->k.customer_id) + 1 : 0) + 1;
+    size_t len = ptrs + strpack_size(r->categories, r->n_categories) +
+                 strpack_size(r->exclude_categories, r->n_exclude_categories) + strpack_size(single, 2) + 1;
     char *block = malloc(len);
     if (!block)
         return -1;
@@ -149,8 +132,7 @@ static int pack(const struct use_inputs *in, struct use_inputs *out, char **text
     out->cp.metadata_json = NULL;
     out->cp.rules.categories = put_strv(&arr, &p, r->categories, r->n_categories);
     out->cp.rules.exclude_categories = put_strv(&arr, &p, r->exclude_categories, r->n_exclude_categories);
-    out->cp.timezone = put_str(&p, in->cp.timezone);
-    out->k.customer_id = put_str(&p, in->k.customer_id);
+    strpack(p, single, (const char **const[]){&out->cp.timezone, &out->k.customer_id}, 2);
     *text = block;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/rand.h"
+#include "util/strpack.h"
 #include "util/timeutil.h"
 
 static void rfc3339_with_offset_is_converted_to_utc(void **state)
@@ -172,6 +173,26 @@ static void uniform_draws_cover_every_value_evenly(void **state)
     assert_true(util_rand_uniform(1000000) < 1000000);
 }
 
+static void strpack_copies_strings_and_keeps_nulls(void **state)
+{
+    (void)state;
+    const char *src[4] = {"tok_1", NULL, "", "admin"};
+    const char *a = "x", *b = "x", *c = "x", *d = "x";
+    const char **const dst[4] = {&a, &b, &c, &d};
+    size_t n = strpack_size(src, 4);
+    assert_int_equal(n, 6 + 0 + 1 + 6);
+    char *block = malloc(n);
+    char *end = strpack(block, src, dst, 4);
+    assert_ptr_equal(end, block + n);
+    assert_string_equal(a, "tok_1");
+    assert_null(b);
+    assert_string_equal(c, "");
+    assert_string_equal(d, "admin");
+    assert_true(a >= block && d < block + n); /* copies, inside the block */
+    assert_ptr_not_equal(a, src[0]);
+    free(block);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +206,7 @@ int main(void)
         cmocka_unit_test(arena_keeps_small_and_large_allocations_apart),
         cmocka_unit_test(ids_have_the_prefix_sort_by_time_and_differ),
         cmocka_unit_test(uniform_draws_cover_every_value_evenly),
+        cmocka_unit_test(strpack_copies_strings_and_keeps_nulls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
