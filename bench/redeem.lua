@@ -7,7 +7,7 @@
 --   env: BENCH_LUA_DIR BENCH_TOKEN BENCH_CODE BENCH_RUN BENCH_STOP_AFTER
 local lib = dofile(os.getenv("BENCH_LUA_DIR") .. "/lib.lua")
 
-local code = lib.env("BENCH_CODE")
+local code = lib.jstr(lib.env("BENCH_CODE"))
 local run = lib.env("BENCH_RUN", tostring(os.time()))
 wrk.method = "POST"
 wrk.path = "/v1/redemptions"
@@ -21,11 +21,10 @@ lib.install {
   expect = 201,
   contains = '"status":"succeeded"',
   stop_after = tonumber(lib.env("BENCH_STOP_AFTER", "5")),
-  request = function(tid, n)
-    local body = '{"code":' .. lib.jstr(code) ..
+  body = function(tid, n)
+    return '{"code":' .. code ..
       ',"customer_id":"cust-' .. tid .. '-' .. (n % 1000) .. '"' ..
       ',"order":{"id":"ord-' .. run .. '-' .. tid .. '-' .. n .. '"' ..
       ',"amount":45000,"currency":"KRW",' .. items .. '}}'
-    return wrk.format(nil, nil, nil, body)
   end,
 }

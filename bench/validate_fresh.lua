@@ -6,7 +6,7 @@
 --   env: BENCH_LUA_DIR BENCH_TOKEN BENCH_CODE BENCH_RUN
 local lib = dofile(os.getenv("BENCH_LUA_DIR") .. "/lib.lua")
 
-local code = lib.env("BENCH_CODE")
+local code = lib.jstr(lib.env("BENCH_CODE"))
 local run = lib.env("BENCH_RUN", tostring(os.time()))
 wrk.method = "POST"
 wrk.path = "/v1/validate"
@@ -20,8 +20,7 @@ local rest = ',"order":{"id":"ord-validate-1","amount":45000,"currency":"KRW",' 
 lib.install {
   expect = 200,
   contains = '"valid":true',
-  request = function(tid, n)
-    local body = '{"code":' .. lib.jstr(code) .. ',"customer_id":"v-' .. run .. '-' .. tid .. '-' .. n .. '"' .. rest
-    return wrk.format(nil, nil, nil, body)
+  body = function(tid, n)
+    return '{"code":' .. code .. ',"customer_id":"v-' .. run .. '-' .. tid .. '-' .. n .. '"' .. rest
   end,
 }

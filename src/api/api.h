@@ -89,6 +89,11 @@ void api_error_reason(struct api_resp *w, enum promo_err e, enum promo_lang lang
 /* Maps a store failure (not found, conflict, internal) to an answer. */
 void api_store_error(struct api_resp *w, enum promo_err e, const char *what);
 void api_json(struct api_resp *w, int status, json_t *body); /* steals body */
+/* Answers status with the JSON text yajl's generator g holds and a newline
+ * (what api_json would send for the same value), or a 500 when gen_ok is
+ * false or memory runs out. Frees g. For hot answers written directly. */
+struct yajl_gen_t;
+void api_gen_answer(struct api_resp *w, int status, struct yajl_gen_t *g, bool gen_ok);
 /* From now on request bodies parse into a per-thread region (jsonbody.c
  * says why and the rule it relies on). The server calls it once at start,
  * before any JSON is made; without it everything is plain malloc. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl/yajl_gen.h>
+
 #include "api/jsonin.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -16,6 +18,29 @@ void api_json(struct api_resp *w, int status, json_t *body)
         json_decref(w->json);
     w->status = status;
     w->json = body;
+}
+
+void api_gen_answer(struct api_resp *w, int status, struct yajl_gen_t *g, bool gen_ok)
+{
+    const unsigned char *buf = NULL;
+    size_t n = 0;
+    char *text = NULL;
+    if (g && gen_ok && yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok && (text = malloc(n + 2)) != NULL) {
+        memcpy(text, buf, n);
+        text[n] = '\n';
+        text[n + 1] = 0;
+    }
+    if (g)
+        yajl_gen_free(g);
+    if (!text)
+        return api_error(w, PROMO_INTERNAL, "the answer could not be written");
+    if (w->json)
+        json_decref(w->json);
+    w->json = NULL;
+    w->status = status;
+    w->text = text;
+    w->text_len = n + 1;
+    w->content_type = NULL;
 }
 
 /* A message may quote the client's bytes (jansson's "near '...'" after a

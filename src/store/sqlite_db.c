@@ -17,6 +17,10 @@
 /* How long posted ops alone may wait for company (see linger_for_posted). */
 #define WRITER_LINGER_NS (10 * 1000000L)
 #define BUSY_TIMEOUT_MS 10000
+/* Checkpoint when the WAL holds this many frames (pages): SQLite's automatic
+ * checkpoint at 4000 instead of 1000 made the redemption load faster, and
+ * PROMO_SQLITE_WAL_PAGES (16..1000000) sets it, for tests. */
+#define WAL_PAGES_DEFAULT 4000
 
 /* ---- statement cache ----------------------------------------------------- */
 
@@ -125,7 +129,7 @@ static struct conn *conn_open(const char *path, int writer, char *err, size_t er
      * redemption load showed ~10% of the server's CPU in those writes). */
     const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144;"
-                                   "PRAGMA wal_autocheckpoint=4000; PRAGMA temp_store=MEMORY;"
+                                   "PRAGMA temp_store=MEMORY;"
                                  : "PRAGMA cache_size=-16384; PRAGMA query_only=1; PRAGMA temp_store=MEMORY;";
     if (conn_exec(c, pragmas) != 0) {
         snprintf(err, errlen, "cannot configure %s: %s", path, sqlite3_errmsg(c->db));
@@ -136,10 +140,13 @@ static struct conn *conn_open(const char *path, int writer, char *err, size_t er
     return c;
 }
 
+static void snapshot_end(struct conn *c);
+
 static void conn_close(struct conn *c)
 {
     if (!c)
         return;
+    snapshot_end(c);
     hook_cache_free(c);
     seg_cache_free(c);
     validation_tally_clear(c);
@@ -150,7 +157,17 @@ static void conn_close(struct conn *c)
     free(c);
 }
 
-struct conn *reader_get(struct sqlite_store *st)
+/* ---- the reader pool and kept snapshots ---------------------------------- */
+
+/* Ends the read transaction a reader kept open, if it has one. */
+static void snapshot_end(struct conn *c)
+{
+    if (c->snap_open && !sqlite3_get_autocommit(c->db))
+        conn_run(c, SQL_COMMIT);
+    c->snap_open = false;
+}
+
+static struct conn *pool_take(struct sqlite_store *st)
 {
     pthread_mutex_lock(&st->pool_lock);
     struct conn *c = st->free_readers;
@@ -166,14 +183,102 @@ struct conn *reader_get(struct sqlite_store *st)
     return c;
 }
 
+struct conn *reader_get(struct sqlite_store *st)
+{
+    struct conn *c = pool_take(st);
+    if (c)
+        snapshot_end(c); /* callers may BEGIN, and expect to read the newest data */
+    return c;
+}
+
+/* Why a validation may read from a snapshot kept open since an earlier call:
+ * beginning and ending a read transaction is most of what a one-row read
+ * costs under load (SQLite takes and drops a WAL read lock each time, with
+ * an fcntl() whenever no other connection of the process holds it). A
+ * snapshot is kept only while the data version it was opened at stands:
+ * the version is bumped after every commit that may change what a
+ * validation reads, before that commit's callers are answered
+ * (sqlite_vcache.c), so a caller never reads from before a write it was
+ * told about. Kept snapshots would stop checkpoints from catching up, so
+ * when the WAL grows past its limit the writer blocks them until the WAL has
+ * been checkpointed and restarted (on_wal_commit). */
+struct conn *reader_get_snapshot(struct sqlite_store *st, uint64_t version)
+{
+    struct conn *c = pool_take(st);
+    if (!c)
+        return NULL;
+    bool keep = !atomic_load(&st->snap_blocked);
+    if (c->snap_open && (!keep || c->snap_version != version || sqlite3_get_autocommit(c->db)))
+        snapshot_end(c);
+    if (keep && !c->snap_open && conn_run(c, SQL_BEGIN) == 0) {
+        c->snap_open = true;
+        c->snap_version = version;
+    }
+    return c;
+}
+
 void reader_put(struct sqlite_store *st, struct conn *c)
 {
     if (!c)
         return;
+    if (c->snap_open && atomic_load(&st->snap_blocked))
+        snapshot_end(c);
     pthread_mutex_lock(&st->pool_lock);
     c->next_free = st->free_readers;
     st->free_readers = c;
     pthread_mutex_unlock(&st->pool_lock);
+}
+
+/* Ends the kept snapshots of the readers resting in the pool (those in use
+ * end theirs when they are put back). Holds the pool lock meanwhile: ending
+ * a read transaction takes microseconds, and a reader taken from under us
+ * would make its caller open a new connection. */
+static void pool_end_snapshots(struct sqlite_store *st)
+{
+    pthread_mutex_lock(&st->pool_lock);
+    for (struct conn *c = st->free_readers; c; c = c->next_free)
+        snapshot_end(c);
+    pthread_mutex_unlock(&st->pool_lock);
+}
+
+/* The writer's WAL hook, after every commit, in place of SQLite's automatic
+ * checkpoint (same threshold). A passive checkpoint copies to the database
+ * only the frames that no reader's snapshot still needs, and the WAL starts
+ * over only after a checkpoint copied all of it; kept snapshots (above) lag
+ * behind the newest commit, so under steady load that would never happen
+ * and the WAL would grow without end. So past the threshold, snapshots are
+ * blocked and the resting ones ended, and the checkpoint is retried after
+ * each commit; once the WAL has started over (fewer frames than the
+ * threshold), snapshots are allowed again. */
+static int wal_pages_setting(void)
+{
+    const char *v = getenv("PROMO_SQLITE_WAL_PAGES");
+    char *end = NULL;
+    long n = v && *v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v)
+        return WAL_PAGES_DEFAULT;
+    if (*end || n < 16 || n > 1000000) {
+        log_error("store: PROMO_SQLITE_WAL_PAGES=%s is not a number from 16 to 1000000; using %d", v,
+                  WAL_PAGES_DEFAULT);
+        return WAL_PAGES_DEFAULT;
+    }
+    return (int)n;
+}
+
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sqlite_store *st = arg;
+    if (frames < st->wal_pages) {
+        if (atomic_load(&st->snap_blocked))
+            atomic_store(&st->snap_blocked, false);
+        return SQLITE_OK;
+    }
+    atomic_store(&st->snap_blocked, true);
+    pool_end_snapshots(st);
+    int log = 0, copied = 0;
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK)
+        st->checkpoints++;
+    return SQLITE_OK;
 }
 
 /* ---- migrations ---------------------------------------------------------- */
@@ -565,11 +670,13 @@ enum promo_err sqlite_open(const char *url, struct sqlite_store **out, char *err
         sqlite_close(st);
         return PROMO_INTERNAL;
     }
+    st->wal_pages = wal_pages_setting();
     st->writer_conn = conn_open(st->path, 1, err, errlen);
     if (!st->writer_conn || migrate(st->writer_conn, err, errlen) != 0) {
         sqlite_close(st);
         return PROMO_INTERNAL;
     }
+    sqlite3_wal_hook(st->writer_conn->db, on_wal_commit, st);
     if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
         st->writer = 0;

@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "store/backend.h"
 
@@ -22,6 +24,8 @@ struct conn {
     struct seg_set *segs; /* writer: parsed segment rules (sqlite_customers.c), NULL until needed */
     struct vtally *tally; /* writer: validation counts of the open batch (sqlite_redeem.c) */
     size_t n_tally, cap_tally;
+    bool snap_open;        /* reader: a read transaction kept open between calls */
+    uint64_t snap_version; /* the data version it was opened at */
 };
 
 /* A unit of work for the writer: fn runs inside the batch transaction,
@@ -63,6 +67,10 @@ struct sqlite_store {
     int lock_fd; /* holds flock(LOCK_EX) on the database file: one server per file */
     struct token_cache *tokens; /* sqlite_tokens.c */
     struct vcache *vcache;      /* sqlite_vcache.c */
+
+    int wal_pages;             /* checkpoint past this many WAL frames (on_wal_commit) */
+    _Atomic bool snap_blocked; /* readers keep no snapshot until the WAL starts over */
+    uint64_t checkpoints;      /* passive checkpoints run (writer thread only) */
 };
 
 /* ---- the validation cache (sqlite_vcache.c) ------------------------------ */
@@ -109,6 +117,11 @@ int conn_run(struct conn *c, const char *sql);
 extern const char SQL_BEGIN[], SQL_BEGIN_IMMEDIATE[], SQL_COMMIT[], SQL_ROLLBACK[];
 struct conn *reader_get(struct sqlite_store *st);
 void reader_put(struct sqlite_store *st, struct conn *c);
+/* A reader that may still be in a read transaction opened by an earlier
+ * call at the same data version (vcache_version, taken before this call):
+ * for one-statement reads that only need data as new as that version
+ * (validation). Put it back with reader_put like any other. */
+struct conn *reader_get_snapshot(struct sqlite_store *st, uint64_t version);
 
 /* ---- the writer ---------------------------------------------------------- */
 /* Queues fn and waits until the batch holding it is durable. */

@@ -555,7 +555,7 @@ enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const s
     if (vcache_get(st, version, r->key, r->customer_id, a, &in)) {
         rc = decide_on(NULL, a, r, &in, res, &cp); /* kept inputs need no facts */
     } else {
-        struct conn *c = reader_get(st);
+        struct conn *c = reader_get_snapshot(st, version);
         if (!c)
             return PROMO_UNAVAILABLE;
         if ((rc = read_inputs(c, a, r, &in)) == PROMO_OK) {
