@@ -70,7 +70,6 @@ struct sqlite_store {
 
     int wal_pages;             /* checkpoint past this many WAL frames (on_wal_commit) */
     _Atomic bool snap_blocked; /* readers keep no snapshot until the WAL starts over */
-    uint64_t checkpoints;      /* passive checkpoints run (writer thread only) */
 };
 
 /* ---- the validation cache (sqlite_vcache.c) ------------------------------ */
