@@ -241,15 +241,6 @@ static void pool_end_snapshots(struct sqlite_store *st)
     pthread_mutex_unlock(&st->pool_lock);
 }
 
-/* The writer's WAL hook, after every commit, in place of SQLite's automatic
- * checkpoint (same threshold). A passive checkpoint copies to the database
- * only the frames that no reader's snapshot still needs, and the WAL starts
- * over only after a checkpoint copied all of it; kept snapshots (above) lag
- * behind the newest commit, so under steady load that would never happen
- * and the WAL would grow without end. So past the threshold, snapshots are
- * blocked and the resting ones ended, and the checkpoint is retried after
- * each commit; once the WAL has started over (fewer frames than the
- * threshold), snapshots are allowed again. */
 static int wal_pages_setting(void)
 {
     const char *v = getenv("PROMO_SQLITE_WAL_PAGES");
@@ -265,6 +256,15 @@ static int wal_pages_setting(void)
     return (int)n;
 }
 
+/* The writer's WAL hook, after every commit, in place of SQLite's automatic
+ * checkpoint (same threshold). A passive checkpoint copies to the database
+ * only the frames that no reader's snapshot still needs, and the WAL starts
+ * over only after a checkpoint copied all of it; kept snapshots (above) lag
+ * behind the newest commit, so under steady load that would never happen
+ * and the WAL would grow without end. So past the threshold, snapshots are
+ * blocked and the resting ones ended, and the checkpoint is retried after
+ * each commit; once the WAL has started over (fewer frames than the
+ * threshold), snapshots are allowed again. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct sqlite_store *st = arg;

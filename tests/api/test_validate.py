@@ -458,3 +458,21 @@ def test_kept_read_snapshots_let_the_wal_start_over(srv):
         assert size < 1024 * 1024, "WAL is %d bytes after 3,200 validations with a 32-page threshold" % size
     finally:
         s.stop()
+
+
+def test_a_bad_wal_pages_setting_is_named_and_the_default_used(srv):
+    """PROMO_SQLITE_WAL_PAGES outside 16..1,000,000 or not a number: the
+    server says so in its log and runs on the default."""
+    if harness.on_pg():
+        return
+    for bad in ("12x", "8", "-5", "99999999999"):
+        s = harness.Server(extra_env={"PROMO_SQLITE_WAL_PAGES": bad})
+        s.start()
+        try:
+            code = add_code(s, create_campaign(s)["id"])["code"]
+            valid(validate(s, code, customer_id="walbad"))
+            with open(s.stderr_path, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+            assert "PROMO_SQLITE_WAL_PAGES=%s is not a number from 16 to 1000000" % bad in log, log[-2000:]
+        finally:
+            s.stop()
