@@ -149,7 +149,7 @@ struct builder {
     json_t **stack; /* open containers, innermost last: `small`, or malloc'd when deeper */
     int depth, cap;
     json_t *small[32];
-    char *key;    /* the pending object key (malloc'd), if the top is an object */
+    char *key;    /* the pending object key (region_alloc), if the top is an object */
     size_t key_len;
     const char *err; /* our refusal (static text), when a callback stopped the parse */
 };
@@ -176,7 +176,7 @@ static int put(struct builder *b, json_t *v)
         return json_array_append_new(top, v) == 0 ? 1 : (b->err = "out of memory", 0);
     /* The checked setter: it refuses a key that is not valid UTF-8. */
     int ok = b->key && json_object_setn_new(top, b->key, b->key_len, v) == 0;
-    free(b->key);
+    region_free(b->key);
     b->key = NULL;
     if (!ok)
         b->err = "invalid UTF-8 in an object key";
@@ -251,8 +251,8 @@ static int on_key(void *ctx, const unsigned char *k, size_t len)
         b->err = "\\u0000 is not allowed in an object key";
         return 0;
     }
-    free(b->key);
-    if (!(b->key = malloc(len + 1))) {
+    region_free(b->key);
+    if (!(b->key = region_alloc(len + 1))) {
         b->err = "out of memory";
         return 0;
     }
@@ -384,7 +384,7 @@ json_t *jin_parse(const char *buf, size_t len, char *err, size_t errlen, size_t 
     if (b->stack != b->small)
         free(b->stack);
     json_decref(b->root);
-    free(b->key);
+    region_free(b->key);
     yajl_free(h);
     if (g)
         g->parsing = false;
