@@ -96,6 +96,11 @@ bool vcache_get(struct sqlite_store *st, uint64_t version, const char *key, cons
 /* Keeps inputs read at `version` (copied; some are not kept, see there). */
 void vcache_put(struct sqlite_store *st, uint64_t version, const char *key, const char *customer,
                 const struct use_inputs *in);
+/* The same for a campaign alone: its definition and its counters (the
+ * campaign_* fields of u); the code and customer parts are left empty. */
+bool vcache_get_campaign(struct sqlite_store *st, uint64_t version, const char *campaign_id, struct arena *a,
+                         struct use_inputs *out);
+void vcache_put_campaign(struct sqlite_store *st, uint64_t version, const struct use_inputs *in);
 
 /* ---- the token cache (sqlite_tokens.c) ----------------------------------- */
 /* Made by sqlite_open, freed by sqlite_close. 0 or -1. */

@@ -16,8 +16,9 @@
 /* ---- reading what a decision needs --------------------------------------- */
 
 /* Code, campaign and the customer's count in one statement: one read of
- * one snapshot, and on the validation path no explicit transaction around
- * three statements (BEGIN and COMMIT cost more than the reads). The
+ * one snapshot without an explicit transaction around several statements
+ * (for a validation whose reader keeps no snapshot, BEGIN and COMMIT cost
+ * more than the reads; in the writer, one statement instead of three). The
  * campaign's columns come first, where row_to_campaign expects them. */
 static const char SQL_USE_READ[] =
     "SELECT cc.*, k.code, k.customer_id, k.max_uses, k.uses, k.held, k.disabled, k.issued_at, k.expires_at,"
@@ -63,6 +64,70 @@ static enum promo_err read_inputs(struct conn *c, struct arena *a, const struct 
     in->u.campaign_redemptions = cc.redeemed + cc.held;
     in->u.campaign_discount = cc.discount_total + cc.held_discount;
     in->found = true;
+    return PROMO_OK;
+}
+
+/* The code and the customer's count without the campaign, for a
+ * validation that takes the campaign from the validation cache. */
+static const char SQL_CODE_READ[] =
+    "SELECT k.campaign_id, k.code, k.customer_id, k.max_uses, k.uses, k.held, k.disabled, k.issued_at,"
+    " k.expires_at, coalesce(u.uses + u.held, 0)"
+    " FROM codes k LEFT JOIN customer_usage u ON ?2 IS NOT NULL AND u.campaign_id = k.campaign_id"
+    " AND u.customer_id = ?2 WHERE k.code_key = ?1";
+
+static enum promo_err read_code(struct conn *c, struct arena *a, const struct use_req *r, struct use_inputs *in)
+{
+    memset(in, 0, sizeof(*in));
+    sqlite3_stmt *s = conn_stmt(c, SQL_CODE_READ);
+    if (!s)
+        return PROMO_INTERNAL;
+    bind_text(s, 1, r->key);
+    bind_text(s, 2, r->customer_id);
+    int step = sqlite3_step(s);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return step == SQLITE_DONE ? PROMO_OK : db_fail(c, "code read");
+    }
+    struct code *k = &in->k;
+    snprintf(k->campaign_id, sizeof k->campaign_id, "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(k->code, sizeof k->code, "%s", (const char *)sqlite3_column_text(s, 1));
+    k->customer_id = col_text(s, 2, a);
+    k->max_uses = col_opt(s, 3, PROMO_UNLIMITED);
+    k->uses = sqlite3_column_int64(s, 4);
+    in->u.code_uses = k->uses + sqlite3_column_int64(s, 5);
+    k->disabled = sqlite3_column_int64(s, 6) != 0;
+    k->issued_at = sqlite3_column_int64(s, 7);
+    k->expires_at = col_opt(s, 8, PROMO_TIME_MAX);
+    in->u.customer_redemptions = r->customer_id ? sqlite3_column_int64(s, 9) : 0;
+    sqlite3_reset(s);
+    in->found = true;
+    return PROMO_OK;
+}
+
+/* What read_inputs reads, in two statements of one kept snapshot (c is in a
+ * read transaction): the code and the customer's count, then the campaign,
+ * which the validation cache usually still holds at this version (many
+ * codes, one campaign). Reading the campaign's 35 columns was a third of a
+ * validation's read. */
+static enum promo_err read_inputs_split(struct sqlite_store *st, struct conn *c, struct arena *a,
+                                        const struct use_req *r, uint64_t version, struct use_inputs *in)
+{
+    enum promo_err rc = read_code(c, a, r, in);
+    if (rc != PROMO_OK || !in->found)
+        return rc;
+    struct use_inputs kept;
+    if (vcache_get_campaign(st, version, in->k.campaign_id, a, &kept)) {
+        in->cp = kept.cp;
+        in->u.campaign_redemptions = kept.u.campaign_redemptions;
+        in->u.campaign_discount = kept.u.campaign_discount;
+        return PROMO_OK;
+    }
+    struct campaign_counts cc;
+    if ((rc = campaign_read(c, a, in->k.campaign_id, &in->cp, &cc)) != PROMO_OK)
+        return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc; /* a code's campaign is never missing */
+    in->u.campaign_redemptions = cc.redeemed + cc.held;
+    in->u.campaign_discount = cc.discount_total + cc.held_discount;
+    vcache_put_campaign(st, version, in);
     return PROMO_OK;
 }
 
@@ -558,7 +623,8 @@ enum promo_err sqlite_validate(struct sqlite_store *st, struct arena *a, const s
         struct conn *c = reader_get_snapshot(st, version);
         if (!c)
             return PROMO_UNAVAILABLE;
-        if ((rc = read_inputs(c, a, r, &in)) == PROMO_OK) {
+        rc = c->snap_open ? read_inputs_split(st, c, a, r, version, &in) : read_inputs(c, a, r, &in);
+        if (rc == PROMO_OK) {
             vcache_put(st, version, r->key, r->customer_id, &in);
             rc = decide_on(c, a, r, &in, res, &cp);
         }

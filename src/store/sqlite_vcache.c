@@ -16,10 +16,15 @@
  * then validate against data from before it. Only this process writes the
  * file (sqlite_open takes an exclusive lock on it).
  *
+ * Campaigns are kept on their own too, under "\001" and their id: a
+ * validation for a code or customer not seen at this version then reads
+ * only the code and the customer's count (sqlite_validate).
+ *
  * Not kept: a code that was not found (guesses would push out real
  * entries), and campaigns whose rules look at the customer's facts or
  * segments (those are read anew each time). */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,4 +204,29 @@ void vcache_put(struct sqlite_store *st, uint64_t version, const char *key, cons
     s->in = packed;
     s->text = text;
     pthread_mutex_unlock(&v->lock);
+}
+
+/* Campaign entries share the slots, under a key no code has (a code's key
+ * is letters and digits). */
+static void campaign_key(char out[CODEFMT_KEY_MAX + 1], const char *campaign_id)
+{
+    snprintf(out, CODEFMT_KEY_MAX + 1, "\001%s", campaign_id);
+}
+
+bool vcache_get_campaign(struct sqlite_store *st, uint64_t version, const char *campaign_id, struct arena *a,
+                         struct use_inputs *out)
+{
+    char key[CODEFMT_KEY_MAX + 1];
+    campaign_key(key, campaign_id);
+    return vcache_get(st, version, key, NULL, a, out);
+}
+
+void vcache_put_campaign(struct sqlite_store *st, uint64_t version, const struct use_inputs *in)
+{
+    char key[CODEFMT_KEY_MAX + 1];
+    campaign_key(key, in->cp.id);
+    struct use_inputs only = {.found = true, .cp = in->cp, .u = in->u};
+    only.u.code_uses = 0;
+    only.u.customer_redemptions = 0;
+    vcache_put(st, version, key, NULL, &only);
 }

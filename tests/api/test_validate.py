@@ -476,3 +476,35 @@ def test_a_bad_wal_pages_setting_is_named_and_the_default_used(srv):
             assert "PROMO_SQLITE_WAL_PAGES=%s is not a number from 16 to 1000000" % bad in log, log[-2000:]
         finally:
             s.stop()
+
+
+def test_codes_never_validated_before_follow_campaign_writes_at_once(srv):
+    """A validation of a code not seen at this data version reads the code
+    and takes its campaign from what the server kept of it (the campaign
+    entry of sqlite_vcache.c); every write to the campaign shows in the next
+    validation of another of its codes: a new discount, redemptions reaching
+    the campaign's limit, a rollback, a pause, a budget."""
+    c = create_campaign(srv, limits={"max_redemptions": 2})
+    codes = [add_code(srv, c["id"])["code"] for _ in range(14)]
+    spent = codes[-2:]
+    fresh = iter(codes[:-2])
+    for _ in range(3):  # the campaign is kept from here on
+        j = valid(validate(srv, next(fresh), customer_id="nc-1"))
+        assert j["discount"]["amount"] == 1000, j
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"discount": {"type": "fixed", "amount": 2500}}), 200)
+    j = valid(validate(srv, next(fresh), customer_id="nc-1"), "right after PATCH discount")
+    assert j["discount"]["amount"] == 2500, "the new discount applies at once: %r" % j
+    expect(redeem(srv, spent[0], customer_id="nc-2"), 201)
+    valid(validate(srv, next(fresh), customer_id="nc-1"), "one redemption of two")
+    red = expect(redeem(srv, spent[1], customer_id="nc-3"), 201)
+    invalid(validate(srv, next(fresh), customer_id="nc-1"), "campaign_limit_reached",
+            what="right after the redemption that reached the campaign's limit")
+    expect(srv.request("POST", "/v1/redemptions/%s/rollback" % red["id"], {"reason": "refund"}), 200)
+    valid(validate(srv, next(fresh), customer_id="nc-1"), "right after the rollback")
+    expect(srv.request("POST", "/v1/campaigns/%s/pause" % c["id"]), 200)
+    invalid(validate(srv, next(fresh), customer_id="nc-1"), "campaign_inactive", what="right after the pause")
+    expect(srv.request("POST", "/v1/campaigns/%s/resume" % c["id"]), 200)
+    valid(validate(srv, next(fresh), customer_id="nc-1"), "right after the resume")
+    expect(srv.request("PATCH", "/v1/campaigns/" + c["id"], {"limits": {"max_discount_total": 3000}}), 200)
+    invalid(validate(srv, next(fresh), customer_id="nc-1"), "budget_exhausted",
+            what="right after PATCH max_discount_total below what was given plus this order")
