@@ -49,12 +49,31 @@ static enum promo_err customer_uses(struct pgc *c, const char *campaign_id, cons
     return PROMO_OK;
 }
 
+/* What the fast path read in its pipeline, for decide_with (not freed
+ * there): the campaign with its counts (PG_SQL_CAMPAIGN_COUNTS_BY_CODE)
+ * and the customer's locked usage row (SQL_CUSTOMER_LOCK_BY_CODE; NULL
+ * without a customer). */
+struct preread {
+    PGresult *camp, *usage;
+};
+
+static enum promo_err decide_with(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
+                                  const struct preread *pr, struct use_result *res, struct campaign *cp);
+
 /* Reads code (or takes the row `pre` the caller read under its lock:
  * USE_CODE_COLS; not freed here), campaign and counts (locking the
  * customer's row when `lock`), asks core. Fills res and *cp; PROMO_OK
  * unless the store failed. */
 static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
                              struct use_result *res, struct campaign *cp)
+{
+    return decide_with(c, a, r, lock, pre, NULL, res, cp);
+}
+
+/* decide, with the campaign and the customer's usage taken from `pr`
+ * when not NULL. */
+static enum promo_err decide_with(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
+                                  const struct preread *pr, struct use_result *res, struct campaign *cp)
 {
     memset(res, 0, sizeof(*res));
     PGresult *q = pre ? pre : pq(c, lock ? SQL_USE_CODE_LOCK : SQL_USE_CODE, "s", r->key);
@@ -81,7 +100,8 @@ static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_re
         PQclear(q);
 
     struct campaign_counts cc;
-    enum promo_err rc = pg_campaign_read(c, a, k.campaign_id, false, cp, &cc);
+    enum promo_err rc = pr ? pg_campaign_counts_row(pr->camp, a, cp, &cc)
+                           : pg_campaign_read(c, a, k.campaign_id, false, cp, &cc);
     if (rc != PROMO_OK)
         return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc;
     /* The shards' sums as last committed: exact enough to choose the reason
@@ -89,7 +109,9 @@ static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_re
      * shard taken afterwards (take_shard). */
     u.campaign_redemptions = cc.redeemed + cc.held;
     u.campaign_discount = cc.discount_total + cc.held_discount;
-    if (r->customer_id && customer_uses(c, cp->id, r->customer_id, lock, &u.customer_redemptions) != PROMO_OK)
+    if (pr && pr->usage)
+        u.customer_redemptions = PQntuples(pr->usage) ? pg_i64(pr->usage, 0, 0) : 0;
+    else if (r->customer_id && customer_uses(c, cp->id, r->customer_id, lock, &u.customer_redemptions) != PROMO_OK)
         return PROMO_INTERNAL;
     /* Segments (by hand and computed) and orders of the customer, read in
      * the same transaction as the decision, when a rule looks at them. */
@@ -499,11 +521,20 @@ static const char SQL_CODE_LOCK_USE[] =
     "SELECT " USE_CODE_COLS ", EXISTS (SELECT 1 FROM reservations r WHERE r.code_key = $1 AND r.state = 'held'"
     " AND r.expires_at <= $2) FROM codes WHERE code_key = $1 FOR UPDATE";
 
+static enum promo_err code_row_settle(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row);
+
 static enum promo_err lock_use_code(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row)
 {
     *row = pq(c, SQL_CODE_LOCK_USE, "si", key, now);
     if (!*row)
         return PROMO_INTERNAL;
+    return code_row_settle(c, a, key, now, row);
+}
+
+/* *row: the SQL_CODE_LOCK_USE row of a code locked by this transaction.
+ * When the code has lapsed holds, ends them and reads the row again. */
+static enum promo_err code_row_settle(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row)
+{
     if (PQntuples(*row) == 0 || strcmp(PQgetvalue(*row, 0, 9), "t") != 0)
         return PROMO_OK;
     PQclear(*row);
@@ -557,6 +588,7 @@ struct use_args {
     struct arena *a;
     const struct use_req *r;
     struct use_result *res;
+    bool slow; /* the step-by-step path only (the fast one asked for it) */
 };
 
 static enum promo_err tx_validate(struct pg_store *st, struct pgc *c, void *arg)
@@ -668,15 +700,28 @@ static enum promo_err idem_replay(struct pgc *c, struct use_args *ua, bool *foun
     return PROMO_OK;
 }
 
+static enum promo_err redeem_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                     const struct campaign *cp);
+
 /* A new use: decided under the locks, counted in a shard with room. */
 static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
 {
-    const struct use_req *r = ua->r;
-    struct use_result *res = ua->res;
     struct campaign cp;
-    enum promo_err rc = decide(c, ua->a, r, true, pre, res, &cp);
+    enum promo_err rc = decide(c, ua->a, ua->r, true, pre, ua->res, &cp);
     if (rc != PROMO_OK)
         return rc;
+    return redeem_decided(st, c, ua, &cp);
+}
+
+/* The refusal (logged, and kept for the Idempotency-Key) or the use of a
+ * decision made under the locks, step by step. */
+static enum promo_err redeem_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                     const struct campaign *cpp)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct campaign cp = *cpp;
+    enum promo_err rc;
     int shard = 0;
     int64_t cost = use_cost(core_discount_type_name(cp.discount.type), res->v.discount, res->v.points);
     if (res->v.reason == PROMO_OK) {
@@ -713,6 +758,9 @@ static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_
 
 static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre);
 
+static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                  PGresult **pre);
+
 static enum promo_err tx_redeem(struct pg_store *st, struct pgc *c, void *arg)
 {
     struct use_args *ua = arg;
@@ -729,8 +777,14 @@ static enum promo_err tx_redeem(struct pg_store *st, struct pgc *c, void *arg)
     }
     /* The code's row first: everything below about this code is then ours. */
     PGresult *pre = NULL;
-    if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK)
+    if (!ua->slow) {
+        bool done = false;
+        rc = redeem_fast(st, c, ua, &done, &pre);
+        if (done || rc != PROMO_OK)
+            return rc;
+    } else if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK) {
         return rc;
+    }
     rc = redeem_locked(st, c, ua, pre);
     PQclear(pre);
     if (rc != PROMO_OK)
@@ -778,6 +832,135 @@ static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct u
         return rc == PROMO_CONFLICT ? PROMO_INTERNAL : rc;
     result_from_redemption(res, &red);
     return PROMO_OK;
+}
+
+/* ---- redeem: the fast path ------------------------------------------------ */
+
+/* Makes and locks the customer's usage row of the code's campaign (as
+ * SQL_CUSTOMER_LOCK), knowing only the code. */
+static const char SQL_CUSTOMER_LOCK_BY_CODE[] =
+    "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"
+    " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
+/* Whether a live webhook wants what a redemption writes (promo_redeem_write
+ * leaves that fan-out to the step-by-step path). */
+static const char SQL_HOOKS_ANY[] =
+    "SELECT EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"
+    " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
+static const char SQL_REDEEM_WRITE[] =
+    "SELECT * FROM promo_redeem_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+    " $18, $19, $20, $21, $22)";
+
+enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_HOOKS, F_USAGE, F_N };
+
+static void results_free(PGresult **q, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PQclear(q[i]);
+        q[i] = NULL;
+    }
+}
+
+/* The writes of an accepted use in one call of promo_redeem_write
+ * (migration 010), then the customer's computed segments. SQLSTATE PR001
+ * (the function wants the step-by-step path): the transaction is retried
+ * that way (ua->slow). */
+static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                        const struct campaign *cp, PGresult *rules)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct redemption red = {0};
+    char rid[PROMO_ID_MAX], evt[PROMO_ID_MAX], cevt[PROMO_ID_MAX];
+    util_rand_id("rdm_", rid, sizeof rid);
+    util_rand_id("evt_", evt, sizeof evt);
+    util_rand_id("evt_", cevt, sizeof cevt);
+    red.id = arena_strdup(ua->a, rid);
+    red.code = arena_strdup(ua->a, res->code);
+    red.campaign_id = arena_strdup(ua->a, res->campaign_id);
+    red.customer_id = r->customer_id;
+    red.order_id = r->order->id;
+    red.status = "succeeded";
+    red.discount_type = core_discount_type_name(cp->discount.type);
+    red.order_amount = r->order->amount;
+    red.discount = res->v.discount;
+    red.points = res->v.points;
+    red.created_at = r->now;
+    int64_t cost = use_cost(red.discount_type, red.discount, red.points);
+    int64_t start = (int64_t)util_rand_uniform((uint32_t)st->shards);
+    char *data = use_event_json(r, red.discount, red.points);
+    struct pq_stmt s[1];
+    PGresult *q[1];
+    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i", r->key, red.code, red.campaign_id,
+            red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type, red.discount,
+            red.points, cost, res->v.amount_after, red.order_amount - red.discount, start, r->now, red.id, evt,
+            data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, r->now - 365 * 86400);
+    int failed = pq_pipe(c, s, 1, q, false) != 0; /* s points into data */
+    free(data);
+    if (failed) {
+        if (strcmp(c->state, "PR001") == 0) {
+            ua->slow = true;
+            c->retry = 1;
+        }
+        return c->unique ? PROMO_CONFLICT : PROMO_INTERNAL;
+    }
+    enum promo_err rc = PROMO_OK;
+    if (red.customer_id && !PQgetisnull(q[0], 0, 1))
+        rc = pg_customer_segments_follow(c, red.customer_id, rules, q[0], 1, r->now);
+    PQclear(q[0]);
+    if (rc == PROMO_OK)
+        res->red = red;
+    return rc;
+}
+
+/* A redemption in three round trips when nothing unusual is about: one
+ * pipeline locks the code and reads all a decision needs (replays,
+ * campaign and shard sums, the customer's usage row, locked, the
+ * segments' rules, whether webhooks listen); core decides; one call of
+ * promo_redeem_write writes; then COMMIT. *done: the redemption is
+ * answered; else *pre is the code's locked row for the step-by-step path
+ * (a replay of the order, lapsed holds ended). */
+static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                  PGresult **pre)
+{
+    const struct use_req *r = ua->r;
+    struct pq_stmt s[F_N];
+    PGresult *q[F_N] = {0};
+    int n = F_USAGE;
+    pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
+    pq_stmt(&s[F_REPLAY], SQL_REPLAY_IDS, "ss", r->key, r->order->id);
+    pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
+    pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
+    pq_stmt(&s[F_HOOKS], SQL_HOOKS_ANY, "");
+    if (r->customer_id)
+        pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
+    *done = false;
+    if (pq_pipe(c, s, n, q, false) != 0)
+        return PROMO_INTERNAL;
+    bool lapsed = PQntuples(q[F_CODE]) == 1 && strcmp(PQgetvalue(q[F_CODE], 0, 9), "t") == 0;
+    bool replay = !PQgetisnull(q[F_REPLAY], 0, 0) || !PQgetisnull(q[F_REPLAY], 0, 1);
+    if (lapsed || replay || PQntuples(q[F_CODE]) == 0) {
+        /* Rare: the step-by-step path, under the lock already taken. */
+        *pre = q[F_CODE];
+        q[F_CODE] = NULL;
+        results_free(q, F_N);
+        return code_row_settle(c, ua->a, r->key, r->now, pre);
+    }
+    *done = true;
+    struct preread pr = {q[F_CAMP], r->customer_id ? q[F_USAGE] : NULL};
+    struct campaign cp;
+    enum promo_err rc = decide_with(c, ua->a, r, true, q[F_CODE], &pr, ua->res, &cp);
+    if (rc == PROMO_OK) {
+        bool hooks = strcmp(PQgetvalue(q[F_HOOKS], 0, 0), "t") == 0;
+        if (ua->res->v.reason == PROMO_OK && !hooks) {
+            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES]);
+        } else {
+            rc = redeem_decided(st, c, ua, &cp);
+            if (rc == PROMO_OK && r->idem_key)
+                rc = idem_put(c, r, ua->res->red.id, NULL);
+        }
+    }
+    results_free(q, F_N);
+    return rc;
 }
 
 enum promo_err pg_redeem(struct pg_store *st, struct arena *a, const struct use_req *r, struct use_result *res)

@@ -1,0 +1,98 @@
+-- 010 on PostgreSQL: the writes of a redemption in one call (one round
+-- trip instead of about eight), for src/store/pg_redeem.c's fast path.
+--
+-- The caller has already, in the same transaction: locked the code's row,
+-- locked (made) the customer's usage row of the campaign, read the
+-- campaign, its shard sums and the customer's counts, and had core_decide
+-- accept the use. This function then does what the step-by-step C path
+-- does after an accepted decision, in the same order and with the same
+-- locks (code -> customer usage -> shard -> customer):
+--   take a shard with room (SKIP LOCKED first, then waiting for one),
+--   count the use in the code, the customer's usage and the shard,
+--   insert the redemption and its `redeemed` event,
+--   make the customer (with `customer_created`) and add the order,
+--   recompute the customer's order facts under the customer's row lock,
+--   store the Idempotency-Key's answer.
+-- It answers the shard and the customer's facts (NULL without a customer),
+-- from which C recomputes the computed segments (core_segment_match).
+--
+-- It raises SQLSTATE PR001 ("take the step-by-step path"), which rolls the
+-- whole transaction back, when what follows is C's job: a live webhook
+-- wants `redeemed` or `customer_created` (the outbox fan-out), or no shard
+-- has room (the shards must be resliced, pg_shards_reslice).
+CREATE FUNCTION promo_redeem_write(
+    p_key text, p_code text, p_campaign text, p_customer text, p_order text,
+    p_amount bigint, p_currency text, p_discount_type text, p_discount bigint, p_points bigint,
+    p_cost bigint, p_after bigint, p_paid bigint, p_start bigint, p_now bigint,
+    p_red_id text, p_evt_id text, p_evt_data text, p_cust_evt_id text,
+    p_idem_key text, p_request_hash text, p_since bigint,
+    OUT o_shard int, OUT o_order_count bigint, OUT o_total_spent bigint, OUT o_last_order_at bigint,
+    OUT o_signup_at bigint, OUT o_attributes text, OUT o_computed text, OUT o_spent_365d bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_made bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL
+               AND event_types::jsonb ?| array['redeemed', 'customer_created', '*']) THEN
+        RAISE EXCEPTION 'promo: webhooks want this redemption' USING ERRCODE = 'PR001';
+    END IF;
+    SELECT shard INTO o_shard FROM campaign_shards WHERE campaign_id = p_campaign
+        AND (quota_uses IS NULL OR redeemed + held + 1 <= quota_uses)
+        AND (quota_discount IS NULL OR discount_total + held_discount + p_cost <= quota_discount)
+        ORDER BY shard < p_start, shard LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        SELECT shard INTO o_shard FROM campaign_shards WHERE campaign_id = p_campaign
+            AND (quota_uses IS NULL OR redeemed + held + 1 <= quota_uses)
+            AND (quota_discount IS NULL OR discount_total + held_discount + p_cost <= quota_discount)
+            ORDER BY shard < p_start, shard LIMIT 1 FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'promo: no shard has room' USING ERRCODE = 'PR001';
+        END IF;
+    END IF;
+
+    UPDATE codes SET uses = uses + 1 WHERE code_key = p_key;
+    IF p_customer IS NOT NULL THEN
+        INSERT INTO customer_usage (campaign_id, customer_id, uses, held) VALUES (p_campaign, p_customer, 1, 0)
+            ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses + 1;
+    END IF;
+    UPDATE campaign_shards SET redeemed = redeemed + 1, discount_total = discount_total + p_cost,
+        revenue = revenue + p_after WHERE campaign_id = p_campaign AND shard = o_shard;
+
+    INSERT INTO redemptions (id, code_key, code, campaign_id, customer_id, order_id, order_amount, currency,
+        discount_type, discount, points, status, reservation_id, created_at, shard)
+        VALUES (p_red_id, p_key, p_code, p_campaign, p_customer, p_order, p_amount, p_currency,
+        p_discount_type, p_discount, p_points, 'succeeded', NULL, p_now, o_shard);
+    INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, data)
+        VALUES (p_evt_id, 'redeemed', p_now, p_campaign, p_key, p_customer, p_order, p_red_id, p_evt_data);
+
+    IF p_customer IS NOT NULL AND p_order IS NOT NULL THEN
+        INSERT INTO customers (id, created_at, updated_at) VALUES (p_customer, p_now, p_now)
+            ON CONFLICT (id) DO NOTHING;
+        GET DIAGNOSTICS v_made = ROW_COUNT;
+        IF v_made > 0 THEN
+            INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, reason, data)
+                VALUES (p_cust_evt_id, 'customer_created', p_now, NULL, NULL, p_customer, NULL, p_customer, NULL, '{}');
+        END IF;
+        INSERT INTO customer_orders (customer_id, order_id, amount, at, source)
+            VALUES (p_customer, p_order, p_paid, p_now, 'redemption') ON CONFLICT (customer_id, order_id) DO NOTHING;
+        -- The lock in a statement of its own before the sums (as
+        -- pg_customers.c does): at READ COMMITTED the next statement's
+        -- snapshot then holds every order of whoever held the lock before.
+        PERFORM 1 FROM customers WHERE id = p_customer FOR UPDATE;
+        UPDATE customers SET (order_count, total_spent, first_order_at, last_order_at) =
+            (SELECT count(*), coalesce(sum(amount), 0), min(at), max(at) FROM customer_orders
+             WHERE customer_id = p_customer)
+            WHERE id = p_customer
+            RETURNING order_count, total_spent, coalesce(last_order_at, 0), coalesce(signup_at, 0), attributes,
+                computed
+            INTO o_order_count, o_total_spent, o_last_order_at, o_signup_at, o_attributes, o_computed;
+        SELECT coalesce(sum(amount), 0) INTO o_spent_365d FROM customer_orders
+            WHERE customer_id = p_customer AND at > p_since;
+    END IF;
+
+    IF p_idem_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys (idem_key, request_hash, redemption_id, refusal, created_at)
+            VALUES (p_idem_key, p_request_hash, p_red_id, NULL, p_now);
+    END IF;
+END
+$$;
