@@ -209,6 +209,20 @@ enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, PGresu
     return rc;
 }
 
+const char *pg_customer_computed(struct arena *a, PGresult *rules, struct seg_facts *f, const char *attributes,
+                                 int64_t now)
+{
+    struct seg_set *segs = seg_set_from(rules);
+    if (!segs)
+        return NULL;
+    f->attributes = segs->uses_attributes && attributes ? json_loads(attributes, 0, NULL) : NULL;
+    const char *after = computed_text(a, segs, f, now);
+    json_decref(f->attributes);
+    f->attributes = NULL;
+    seg_set_free(segs);
+    return after;
+}
+
 static enum promo_err refresh_one(struct pgc *c, const char *id, int64_t now)
 {
     struct seg_set *segs = seg_set_load(c);

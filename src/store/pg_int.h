@@ -173,6 +173,12 @@ enum promo_err pg_customer_order_remove(struct pgc *c, const char *customer_id, 
 extern const char PG_SQL_SEG_RULES[];
 enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, PGresult *rules, PGresult *facts, int col0,
                                           int64_t now);
+/* The computed segments (compact JSON array text, in a; NULL when out of
+ * memory) that facts f (its attributes member unused) and `attributes`
+ * (JSON text, may be NULL) give under `rules` at now. */
+struct seg_facts; /* core/segment.h */
+const char *pg_customer_computed(struct arena *a, PGresult *rules, struct seg_facts *f, const char *attributes,
+                                 int64_t now);
 /* What core_decide needs of a customer: segments by hand and computed, and
  * the order count. Unknown: cf->known false. */
 enum promo_err pg_customer_facts_read(struct pgc *c, struct arena *a, const char *id, struct customer_facts *cf);

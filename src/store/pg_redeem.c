@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/segment.h"
 #include "store/pg_int.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -848,9 +849,52 @@ static const char SQL_HOOKS_ANY[] =
     " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
 static const char SQL_REDEEM_WRITE[] =
     "SELECT * FROM promo_redeem_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-    " $18, $19, $20, $21, $22)";
+    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
+/* The customer's facts as promo_redeem_write will recompute them, before
+ * this order ($2: whether the customer has it already): order_count,
+ * total_spent, last_order_at, signup_at, attributes, computed, spent_365d
+ * (orders after $3), has. */
+static const char SQL_FACTS_BEFORE[] =
+    "SELECT o.n, o.total, o.last, coalesce(u.signup_at, 0), u.attributes, u.computed, o.spent, o.has FROM"
+    " (SELECT count(*) n, coalesce(sum(amount), 0) total, coalesce(max(at), 0) last,"
+    " coalesce(sum(amount) FILTER (WHERE at > $3), 0) spent, coalesce(bool_or(order_id = $2), false) has"
+    " FROM customer_orders WHERE customer_id = $1) o LEFT JOIN customers u ON u.id = $1";
 
-enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_HOOKS, F_USAGE, F_N };
+enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_HOOKS, F_USAGE, F_FACTS, F_N };
+
+/* What the customer's facts will be after this redemption's order, from
+ * the SQL_FACTS_BEFORE row; PROMO_OK when the computed segments stay as
+ * they are (so COMMIT may go with the write: promo_redeem_write checks
+ * the prediction). */
+struct facts_after {
+    bool check;
+    int64_t n, total, last, signup, spent;
+    const char *computed, *attributes;
+};
+
+static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx, PGresult *rules,
+                          struct facts_after *x)
+{
+    x->n = pg_i64(fx, 0, 0);
+    x->total = pg_i64(fx, 0, 1);
+    x->last = pg_i64(fx, 0, 2);
+    x->signup = pg_i64(fx, 0, 3);
+    x->spent = pg_i64(fx, 0, 6);
+    if (strcmp(PQgetvalue(fx, 0, 7), "t") != 0) { /* the order is new to the customer */
+        x->n++;
+        x->total += paid;
+        x->last = x->last > r->now ? x->last : r->now;
+        x->spent += paid;
+    }
+    /* A customer made by this redemption starts with the columns' defaults. */
+    x->attributes = PQgetisnull(fx, 0, 4) ? "{}" : pg_text(fx, 0, 4, a);
+    x->computed = PQgetisnull(fx, 0, 5) ? "[]" : pg_text(fx, 0, 5, a);
+    struct seg_facts f = {.order_count = x->n, .total_spent = x->total, .spent_365d = x->spent,
+                          .signup_at = x->signup, .last_order_at = x->last};
+    const char *after = pg_customer_computed(a, rules, &f, x->attributes, r->now);
+    x->check = after && strcmp(after, x->computed) == 0;
+    return x->check;
+}
 
 static void results_free(PGresult **q, int n)
 {
@@ -865,7 +909,7 @@ static void results_free(PGresult **q, int n)
  * (the function wants the step-by-step path): the transaction is retried
  * that way (ua->slow). */
 static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
-                                        const struct campaign *cp, PGresult *rules)
+                                        const struct campaign *cp, PGresult *rules, PGresult *facts)
 {
     const struct use_req *r = ua->r;
     struct use_result *res = ua->res;
@@ -887,14 +931,20 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     red.created_at = r->now;
     int64_t cost = use_cost(red.discount_type, red.discount, red.points);
     int64_t start = (int64_t)util_rand_uniform((uint32_t)st->shards);
+    int64_t paid = red.order_amount - red.discount, since = r->now - 365 * 86400;
+    /* Without a customer, or when the segments will not move, nothing is
+     * left to do after the write: COMMIT goes in the same round trip. */
+    struct facts_after x = {.check = false};
+    bool commit = !red.customer_id || facts_predict(ua->a, r, paid, facts, rules, &x);
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
     PGresult *q[1];
-    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i", r->key, red.code, red.campaign_id,
-            red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type, red.discount,
-            red.points, cost, res->v.amount_after, red.order_amount - red.discount, start, r->now, red.id, evt,
-            data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, r->now - 365 * 86400);
-    int failed = pq_pipe(c, s, 1, q, false) != 0; /* s points into data */
+    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i" "s" "iiiii" "ss", r->key, red.code,
+            red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type,
+            red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt,
+            data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, since,
+            x.check ? "t" : "f", x.n, x.total, x.last, x.signup, x.spent, x.computed, x.attributes);
+    int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
         if (strcmp(c->state, "PR001") == 0) {
@@ -904,7 +954,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
         return c->unique ? PROMO_CONFLICT : PROMO_INTERNAL;
     }
     enum promo_err rc = PROMO_OK;
-    if (red.customer_id && !PQgetisnull(q[0], 0, 1))
+    if (!commit && red.customer_id && !PQgetisnull(q[0], 0, 1))
         rc = pg_customer_segments_follow(c, red.customer_id, rules, q[0], 1, r->now);
     PQclear(q[0]);
     if (rc == PROMO_OK)
@@ -931,8 +981,10 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
     pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
     pq_stmt(&s[F_HOOKS], SQL_HOOKS_ANY, "");
-    if (r->customer_id)
+    if (r->customer_id) {
         pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
+        pq_stmt(&s[n++], SQL_FACTS_BEFORE, "ssi", r->customer_id, r->order->id, r->now - 365 * 86400);
+    }
     *done = false;
     if (pq_pipe(c, s, n, q, false) != 0)
         return PROMO_INTERNAL;
@@ -952,7 +1004,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     if (rc == PROMO_OK) {
         bool hooks = strcmp(PQgetvalue(q[F_HOOKS], 0, 0), "t") == 0;
         if (ua->res->v.reason == PROMO_OK && !hooks) {
-            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES]);
+            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_FACTS]);
         } else {
             rc = redeem_decided(st, c, ua, &cp);
             if (rc == PROMO_OK && r->idem_key)
