@@ -842,11 +842,6 @@ static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct u
 static const char SQL_CUSTOMER_LOCK_BY_CODE[] =
     "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"
     " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
-/* Whether a live webhook wants what a redemption writes (promo_redeem_write
- * leaves that fan-out to the step-by-step path). */
-static const char SQL_HOOKS_ANY[] =
-    "SELECT EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"
-    " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
 static const char SQL_REDEEM_WRITE[] =
     "SELECT * FROM promo_redeem_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
     " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
@@ -860,7 +855,18 @@ static const char SQL_FACTS_BEFORE[] =
     " coalesce(sum(amount) FILTER (WHERE at > $3), 0) spent, coalesce(bool_or(order_id = $2), false) has"
     " FROM customer_orders WHERE customer_id = $1) o LEFT JOIN customers u ON u.id = $1";
 
-enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_HOOKS, F_USAGE, F_FACTS, F_N };
+/* SQL_REPLAY_IDS and whether a live webhook wants what a redemption
+ * writes (promo_redeem_write leaves that fan-out to the step-by-step
+ * path). A statement of its own after the code's lock, never a part of
+ * it: a statement that waited for the lock still reads with the snapshot
+ * it took before, and would miss the redemption the lock's holder made. */
+static const char SQL_REPLAY_HOOKS[] =
+    "SELECT (SELECT id FROM redemptions WHERE code_key = $1 AND order_id = $2 AND status = 'succeeded'),"
+    " (SELECT id FROM reservations WHERE code_key = $1 AND order_id = $2 AND state = 'held'),"
+    " EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"
+    " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
+
+enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_FACTS, F_N };
 
 /* What the customer's facts will be after this redemption's order, from
  * the SQL_FACTS_BEFORE row; PROMO_OK when the computed segments stay as
@@ -962,11 +968,13 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     return rc;
 }
 
-/* A redemption in three round trips when nothing unusual is about: one
- * pipeline locks the code and reads all a decision needs (replays,
- * campaign and shard sums, the customer's usage row, locked, the
- * segments' rules, whether webhooks listen); core decides; one call of
- * promo_redeem_write writes; then COMMIT. *done: the redemption is
+/* A redemption in two round trips when nothing unusual is about: one
+ * pipeline (BEGIN and six statements) locks the code and reads all a
+ * decision needs (replays of the order, whether webhooks listen, the
+ * campaign and its shard sums, the segments' rules, the customer's usage
+ * row, locked, and their order facts); core decides; one pipeline calls
+ * promo_redeem_write and, when the customer's segments stay as they are,
+ * COMMITs (else C follows the segments first, and COMMIT is a third). *done: the redemption is
  * answered; else *pre is the code's locked row for the step-by-step path
  * (a replay of the order, lapsed holds ended). */
 static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
@@ -977,10 +985,9 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     PGresult *q[F_N] = {0};
     int n = F_USAGE;
     pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
-    pq_stmt(&s[F_REPLAY], SQL_REPLAY_IDS, "ss", r->key, r->order->id);
+    pq_stmt(&s[F_REPLAY], SQL_REPLAY_HOOKS, "ss", r->key, r->order->id);
     pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
     pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
-    pq_stmt(&s[F_HOOKS], SQL_HOOKS_ANY, "");
     if (r->customer_id) {
         pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
         pq_stmt(&s[n++], SQL_FACTS_BEFORE, "ssi", r->customer_id, r->order->id, r->now - 365 * 86400);
@@ -988,9 +995,10 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     *done = false;
     if (pq_pipe(c, s, n, q, false) != 0)
         return PROMO_INTERNAL;
-    bool lapsed = PQntuples(q[F_CODE]) == 1 && strcmp(PQgetvalue(q[F_CODE], 0, 9), "t") == 0;
+    bool found = PQntuples(q[F_CODE]) == 1;
+    bool lapsed = found && strcmp(PQgetvalue(q[F_CODE], 0, 9), "t") == 0;
     bool replay = !PQgetisnull(q[F_REPLAY], 0, 0) || !PQgetisnull(q[F_REPLAY], 0, 1);
-    if (lapsed || replay || PQntuples(q[F_CODE]) == 0) {
+    if (lapsed || replay || !found) {
         /* Rare: the step-by-step path, under the lock already taken. */
         *pre = q[F_CODE];
         q[F_CODE] = NULL;
@@ -1002,7 +1010,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     struct campaign cp;
     enum promo_err rc = decide_with(c, ua->a, r, true, q[F_CODE], &pr, ua->res, &cp);
     if (rc == PROMO_OK) {
-        bool hooks = strcmp(PQgetvalue(q[F_HOOKS], 0, 0), "t") == 0;
+        bool hooks = strcmp(PQgetvalue(q[F_REPLAY], 0, 2), "t") == 0;
         if (ua->res->v.reason == PROMO_OK && !hooks) {
             rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_FACTS]);
         } else {
