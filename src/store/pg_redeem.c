@@ -666,13 +666,16 @@ static enum promo_err idem_replay(struct pgc *c, struct use_args *ua, bool *foun
 {
     const struct use_req *r = ua->r;
     *found = false;
-    PGresult *q = pq(c, SQL_IDEM_LOCK, "s", r->idem_key);
-    if (!q)
+    /* The lock, then the lookup (a statement of its own, so its snapshot
+     * is taken after the lock): one round trip. */
+    struct pq_stmt s[2];
+    PGresult *res[2];
+    pq_stmt(&s[0], SQL_IDEM_LOCK, "s", r->idem_key);
+    pq_stmt(&s[1], SQL_IDEM_GET, "s", r->idem_key);
+    if (pq_pipe(c, s, 2, res, false) != 0)
         return PROMO_INTERNAL;
-    PQclear(q);
-    q = pq(c, SQL_IDEM_GET, "s", r->idem_key);
-    if (!q)
-        return PROMO_INTERNAL;
+    PQclear(res[0]);
+    PGresult *q = res[1];
     if (PQntuples(q) == 0) {
         PQclear(q);
         return PROMO_OK;
@@ -868,9 +871,9 @@ static const char SQL_REPLAY_HOOKS[] =
 
 enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_FACTS, F_N };
 
-/* What the customer's facts will be after this redemption's order, from
- * the SQL_FACTS_BEFORE row; PROMO_OK when the computed segments stay as
- * they are (so COMMIT may go with the write: promo_redeem_write checks
+/* What the customer's facts will be after this redemption's order (as
+ * promo_redeem_write's p_x_* parameters); check: the computed segments
+ * stay as they are, so COMMIT may go with the write (the function checks
  * the prediction). */
 struct facts_after {
     bool check;
@@ -878,6 +881,8 @@ struct facts_after {
     const char *computed, *attributes;
 };
 
+/* Fills *x from the SQL_FACTS_BEFORE row fx and the order paying `paid`;
+ * returns x->check. */
 static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx, PGresult *rules,
                           struct facts_after *x)
 {
@@ -914,27 +919,37 @@ static void results_free(PGresult **q, int n)
  * (migration 010), then the customer's computed segments. SQLSTATE PR001
  * (the function wants the step-by-step path): the transaction is retried
  * that way (ua->slow). */
+/* The redemption an accepted use makes (its id new), strings in ua->a. */
+static void redemption_of_use(struct use_args *ua, const struct campaign *cp, struct redemption *red)
+{
+    const struct use_req *r = ua->r;
+    const struct use_result *res = ua->res;
+    char rid[PROMO_ID_MAX];
+    util_rand_id("rdm_", rid, sizeof rid);
+    *red = (struct redemption){0};
+    red->id = arena_strdup(ua->a, rid);
+    red->code = arena_strdup(ua->a, res->code);
+    red->campaign_id = arena_strdup(ua->a, res->campaign_id);
+    red->customer_id = r->customer_id;
+    red->order_id = r->order->id;
+    red->status = "succeeded";
+    red->discount_type = core_discount_type_name(cp->discount.type);
+    red->order_amount = r->order->amount;
+    red->discount = res->v.discount;
+    red->points = res->v.points;
+    red->created_at = r->now;
+}
+
 static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
                                         const struct campaign *cp, PGresult *rules, PGresult *facts)
 {
     const struct use_req *r = ua->r;
     struct use_result *res = ua->res;
-    struct redemption red = {0};
-    char rid[PROMO_ID_MAX], evt[PROMO_ID_MAX], cevt[PROMO_ID_MAX];
-    util_rand_id("rdm_", rid, sizeof rid);
+    struct redemption red;
+    redemption_of_use(ua, cp, &red);
+    char evt[PROMO_ID_MAX], cevt[PROMO_ID_MAX];
     util_rand_id("evt_", evt, sizeof evt);
     util_rand_id("evt_", cevt, sizeof cevt);
-    red.id = arena_strdup(ua->a, rid);
-    red.code = arena_strdup(ua->a, res->code);
-    red.campaign_id = arena_strdup(ua->a, res->campaign_id);
-    red.customer_id = r->customer_id;
-    red.order_id = r->order->id;
-    red.status = "succeeded";
-    red.discount_type = core_discount_type_name(cp->discount.type);
-    red.order_amount = r->order->amount;
-    red.discount = res->v.discount;
-    red.points = res->v.points;
-    red.created_at = r->now;
     int64_t cost = use_cost(red.discount_type, red.discount, red.points);
     int64_t start = (int64_t)util_rand_uniform((uint32_t)st->shards);
     int64_t paid = red.order_amount - red.discount, since = r->now - 365 * 86400;
@@ -974,9 +989,11 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
  * campaign and its shard sums, the segments' rules, the customer's usage
  * row, locked, and their order facts); core decides; one pipeline calls
  * promo_redeem_write and, when the customer's segments stay as they are,
- * COMMITs (else C follows the segments first, and COMMIT is a third). *done: the redemption is
- * answered; else *pre is the code's locked row for the step-by-step path
- * (a replay of the order, lapsed holds ended). */
+ * COMMITs (else C follows the segments first and COMMIT is a third round
+ * trip). Refusals and uses a webhook listens for go on step by step in
+ * the same transaction. *done: the request is answered; else *pre is the
+ * code's locked row for the step-by-step path (no such code, a replay of
+ * the order, or lapsed holds, ended by then). */
 static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
                                   PGresult **pre)
 {
