@@ -1068,15 +1068,18 @@ static void result_from_hold(struct use_result *res, const struct reservation *h
 
 static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre);
 
+static enum promo_err reserve_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                   PGresult **pre);
+
 static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
 {
     struct use_args *ua = arg;
-    const struct use_req *r = ua->r;
     struct use_result *res = ua->res;
     memset(res, 0, sizeof(*res));
-    enum promo_err rc;
+    bool done = false;
     PGresult *pre = NULL;
-    if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK)
+    enum promo_err rc = reserve_fast(st, c, ua, &done, &pre);
+    if (done || rc != PROMO_OK)
         return rc;
     rc = reserve_locked(st, c, ua, pre);
     PQclear(pre);
@@ -1090,6 +1093,30 @@ static int64_t hold_expiry(const struct use_req *r)
 {
     return r->now + r->ttl + 1;
 }
+
+/* Inserts the hold and counts it (count_use_locked) in one round trip. */
+static enum promo_err hold_insert_counted(struct pgc *c, const struct use_req *r, const struct reservation *h, int shard,
+                                          int64_t cost)
+{
+    struct pq_stmt s[2];
+    PGresult *q[2];
+    pq_stmt(&s[0], SQL_RSV_INSERT, "ssssssissiiiii", h->id, r->key, h->code, h->campaign_id, h->customer_id,
+            h->order_id, h->order_amount, r->order->currency, h->discount_type, h->discount, h->points,
+            h->expires_at, h->created_at, (int64_t)shard);
+    pq_stmt(&s[1], SQL_COUNT_LOCKED, "iisssiii", (int64_t)0, (int64_t)1, r->key, h->campaign_id, h->customer_id,
+            (int64_t)shard, cost, (int64_t)0);
+    if (pq_pipe(c, s, 2, q, false) != 0)
+        return c->unique ? PROMO_CONFLICT : PROMO_INTERNAL;
+    int ok = pg_i64(q[1], 0, 0) == 1 && pg_i64(q[1], 0, 1) == 1;
+    PQclear(q[0]);
+    PQclear(q[1]);
+    if (!ok)
+        log_error("store: a hold was counted on a missing code or shard");
+    return ok ? PROMO_OK : PROMO_INTERNAL;
+}
+
+static enum promo_err reserve_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                      const struct campaign *cpp);
 
 /* A hold under the code's lock (pre: its row). */
 static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
@@ -1112,6 +1139,18 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     struct campaign cp;
     if ((rc = decide(c, ua->a, r, true, pre, res, &cp)) != PROMO_OK)
         return rc;
+    return reserve_decided(st, c, ua, &cp);
+}
+
+/* The refusal (logged) or the hold of a decision made under the locks. */
+static enum promo_err reserve_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                      const struct campaign *cpp)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct campaign cp = *cpp;
+    struct hold hd = {0};
+    enum promo_err rc;
     int shard = 0;
     int64_t cost = use_cost(core_discount_type_name(cp.discount.type), res->v.discount, res->v.points);
     if (res->v.reason == PROMO_OK) {
@@ -1139,11 +1178,7 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     h->points = res->v.points;
     h->expires_at = hold_expiry(r);
     h->created_at = r->now;
-    rc = pq_do(c, NULL, SQL_RSV_INSERT, "ssssssissiiiii", h->id, r->key, h->code, h->campaign_id, h->customer_id,
-               h->order_id, h->order_amount, r->order->currency, h->discount_type, h->discount, h->points,
-               h->expires_at, h->created_at, (int64_t)shard);
-    if (rc == PROMO_OK)
-        rc = count_use_locked(c, r->key, h->campaign_id, h->customer_id, shard, 0, +1, cost, 0);
+    rc = hold_insert_counted(c, r, h, shard, cost);
     char *data = rc == PROMO_OK ? use_event_json(r, h->discount, h->points) : NULL;
     if (rc == PROMO_OK)
         rc = pg_event_log(c, "reserved", r->now, h->campaign_id, r->key, h->customer_id, h->order_id, h->id, NULL,
@@ -1151,6 +1186,44 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     free(data);
     res->rsv = *h;
     return rc;
+}
+
+enum { R_CODE, R_HELD, R_CAMP, R_USAGE, R_N };
+
+/* A hold's reads and locks in one pipeline, as redeem_fast's: the code's
+ * row, a live hold of the order, the campaign with its shard sums and the
+ * customer's usage row, locked; core decides; reserve_decided writes.
+ * *done: answered; else *pre is the code's locked row for reserve_locked
+ * (no such code, the order's own hold to renew, or lapsed holds, ended). */
+static enum promo_err reserve_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                   PGresult **pre)
+{
+    const struct use_req *r = ua->r;
+    struct pq_stmt s[R_N];
+    PGresult *q[R_N] = {0};
+    int n = R_USAGE;
+    pq_stmt(&s[R_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
+    pq_stmt(&s[R_HELD], SQL_RSV_HELD, "ss", r->key, r->order->id);
+    pq_stmt(&s[R_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
+    if (r->customer_id)
+        pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
+    *done = false;
+    if (pq_pipe(c, s, n, q, false) != 0)
+        return PROMO_INTERNAL;
+    bool found = PQntuples(q[R_CODE]) == 1;
+    bool lapsed = found && strcmp(PQgetvalue(q[R_CODE], 0, 9), "t") == 0;
+    if (!found || lapsed || PQntuples(q[R_HELD]) > 0) {
+        *pre = q[R_CODE];
+        q[R_CODE] = NULL;
+        results_free(q, R_N);
+        return code_row_settle(c, ua->a, r->key, r->now, pre);
+    }
+    *done = true;
+    struct preread pr = {q[R_CAMP], r->customer_id ? q[R_USAGE] : NULL};
+    struct campaign cp;
+    enum promo_err rc = decide_with(c, ua->a, r, true, q[R_CODE], &pr, ua->res, &cp);
+    results_free(q, R_N);
+    return rc == PROMO_OK ? reserve_decided(st, c, ua, &cp) : rc;
 }
 
 enum promo_err pg_reserve(struct pg_store *st, struct arena *a, const struct use_req *r, struct use_result *res)
