@@ -76,7 +76,7 @@ PGresult *pq(struct pgc *c, const char *sql, const char *types, ...);
 enum promo_err pq_do(struct pgc *c, int64_t *changed, const char *sql, const char *types, ...);
 /* One statement of a pipeline (pq_pipe): a static SQL string, as pq's,
  * and its parameters, set by pq_stmt() (types as pq's). */
-#define PG_MAX_PARAMS 32
+#define PG_MAX_PARAMS 40
 #define PG_MAX_PIPE 8
 struct pq_stmt {
     const char *sql;

@@ -847,7 +847,7 @@ static const char SQL_CUSTOMER_LOCK_BY_CODE[] =
     " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
 static const char SQL_REDEEM_WRITE[] =
     "SELECT * FROM promo_redeem_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
+    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)";
 /* The customer's facts as promo_redeem_write will recompute them, before
  * this order ($2: whether the customer has it already): order_count,
  * total_spent, last_order_at, signup_at, attributes, computed, spent_365d
@@ -872,14 +872,51 @@ static const char SQL_REPLAY_HOOKS[] =
 enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_FACTS, F_N };
 
 /* What the customer's facts will be after this redemption's order (as
- * promo_redeem_write's p_x_* parameters); check: the computed segments
- * stay as they are, so COMMIT may go with the write (the function checks
- * the prediction). */
+ * promo_redeem_write's p_x_* parameters: the function checks the
+ * prediction, so COMMIT may go with the write) and, when the computed
+ * segments move, the moves (p_new_computed, p_entered, p_left, p_move_ids as
+ * array literals). check: predicted (false: out of memory). */
 struct facts_after {
     bool check;
     int64_t n, total, last, signup, spent;
     const char *computed, *attributes;
+    const char *after, *entered, *left, *move_ids;
 };
+
+/* Appends to the array literal *lit (in a) each name of the JSON array
+ * text `names` that `other` lacks, and an event id per name to *ids.
+ * Segment names are [a-z0-9_-] and ids [a-z0-9_]: nothing to quote. */
+static void moves_add(struct arena *a, const char *names, const char *other, const char **lit, const char **ids)
+{
+    json_t *v = json_loads(names, 0, NULL), *o = json_loads(other, 0, NULL), *e, *f;
+    size_t i, j;
+    json_array_foreach(v, i, e)
+    {
+        bool kept = false;
+        json_array_foreach(o, j, f) kept |= json_equal(e, f);
+        if (kept || !json_is_string(e))
+            continue;
+        char id[PROMO_ID_MAX];
+        util_rand_id("evt_", id, sizeof id);
+        *lit = arena_printf(a, "%s%s%s", *lit, strlen(*lit) > 1 ? "," : "", json_string_value(e));
+        *ids = arena_printf(a, "%s%s%s", *ids, strlen(*ids) > 1 ? "," : "", id);
+    }
+    json_decref(v);
+    json_decref(o);
+}
+
+/* The moves from x->computed to `after` (log_moves' order: entries in
+ * `after`'s order, then exits in the old list's order). */
+static void moves_fill(struct arena *a, const char *after, struct facts_after *x)
+{
+    const char *entered = "{", *left = "{", *ids = "{";
+    moves_add(a, after, x->computed, &entered, &ids);
+    moves_add(a, x->computed, after, &left, &ids);
+    x->after = after;
+    x->entered = arena_printf(a, "%s}", entered);
+    x->left = arena_printf(a, "%s}", left);
+    x->move_ids = arena_printf(a, "%s}", ids);
+}
 
 /* Fills *x from the SQL_FACTS_BEFORE row fx and the order paying `paid`;
  * returns x->check. */
@@ -903,7 +940,9 @@ static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid
     struct seg_facts f = {.order_count = x->n, .total_spent = x->total, .spent_365d = x->spent,
                           .signup_at = x->signup, .last_order_at = x->last};
     const char *after = pg_customer_computed(a, rules, &f, x->attributes, r->now);
-    x->check = after && strcmp(after, x->computed) == 0;
+    x->check = after != NULL;
+    if (after && strcmp(after, x->computed) != 0)
+        moves_fill(a, after, x);
     return x->check;
 }
 
@@ -953,18 +992,20 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     int64_t cost = use_cost(red.discount_type, red.discount, red.points);
     int64_t start = (int64_t)util_rand_uniform((uint32_t)st->shards);
     int64_t paid = red.order_amount - red.discount, since = r->now - 365 * 86400;
-    /* Without a customer, or when the segments will not move, nothing is
-     * left to do after the write: COMMIT goes in the same round trip. */
+    /* Without a customer, or with the customer's facts and segments
+     * predicted, nothing is left to do after the write: COMMIT goes in the
+     * same round trip. */
     struct facts_after x = {.check = false};
     bool commit = !red.customer_id || facts_predict(ua->a, r, paid, facts, rules, &x);
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
     PGresult *q[1];
-    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i" "s" "iiiii" "ss", r->key, red.code,
-            red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type,
-            red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt,
+    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i" "s" "iiiii" "ss" "ssss", r->key,
+            red.code, red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency,
+            red.discount_type, red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt,
             data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, since,
-            x.check ? "t" : "f", x.n, x.total, x.last, x.signup, x.spent, x.computed, x.attributes);
+            x.check ? "t" : "f", x.n, x.total, x.last, x.signup, x.spent, x.computed, x.attributes, x.after,
+            x.entered, x.left, x.move_ids);
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
@@ -988,9 +1029,9 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
  * decision needs (replays of the order, whether webhooks listen, the
  * campaign and its shard sums, the segments' rules, the customer's usage
  * row, locked, and their order facts); core decides; one pipeline calls
- * promo_redeem_write and, when the customer's segments stay as they are,
- * COMMITs (else C follows the segments first and COMMIT is a third round
- * trip). Refusals and uses a webhook listens for go on step by step in
+ * promo_redeem_write (which also writes the segment moves C predicted)
+ * and COMMITs (without a prediction, out of memory only, C follows the
+ * segments first and COMMIT is a third round trip). Refusals and uses a webhook listens for go on step by step in
  * the same transaction. *done: the request is answered; else *pre is the
  * code's locked row for the step-by-step path (no such code, a replay of
  * the order, or lapsed holds, ended by then). */

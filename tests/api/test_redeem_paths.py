@@ -129,3 +129,17 @@ def test_idempotency_key_with_a_customer(srv):
     r = srv.request("POST", "/v1/redemptions", other, headers={"Idempotency-Key": key})
     assert r.status == 409, r
     assert get_code(srv, code)["uses"] == 1
+
+
+def test_first_and_second_orders_move_segments_in_order(srv):
+    _, code = unlimited_code(srv)
+    cid = uniq("cust-")
+    c = expect(srv.request("PUT", "/v1/customers/" + cid, {"name": "Lee"}), 201)
+    assert c["computed_segments"] == ["new"], c
+    expect(redeem(srv, code, 20000, customer_id=cid), 201)
+    assert get_customer(srv, cid)["computed_segments"] == [], get_customer(srv, cid)
+    expect(redeem(srv, code, 1_020_000, customer_id=cid), 201)
+    assert get_customer(srv, cid)["computed_segments"] == ["repeat", "vip"], get_customer(srv, cid)
+    moves = [(e["type"], e["subject_id"]) for e in events_of(srv, cid) if e["type"].startswith("segment_")]
+    assert moves == [("segment_entered", "new"), ("segment_left", "new"), ("segment_entered", "repeat"),
+                     ("segment_entered", "vip")], moves

@@ -15,9 +15,15 @@
 --   store the Idempotency-Key's answer.
 -- It answers the shard and the customer's facts (NULL without a customer),
 -- from which C recomputes the computed segments (core_segment_match).
--- With p_check, the caller predicted those facts (and that the computed
--- segments do not move) and sent COMMIT in the same round trip: any other
--- outcome raises PR001 instead, so nothing commits that C did not see.
+-- With p_check, the caller predicted those facts (and from them, with
+-- core_segment_match, the computed segments) and sent COMMIT in the same
+-- round trip: any other outcome raises PR001 instead, so nothing commits
+-- that C did not see. When the prediction moves the customer's segments
+-- (p_new_computed not NULL), the function writes what pg_customers.c would: a
+-- `segment_entered` per name of p_entered, then a `segment_left` per name
+-- of p_left (ids p_move_ids, in that order) and the new computed list --
+-- unless an enabled rule is triggered by an entered segment or a webhook
+-- wants those events (C's job: PR001).
 --
 -- It raises SQLSTATE PR001 ("take the step-by-step path"), which rolls the
 -- whole transaction back, when what follows is C's job: a live webhook
@@ -33,6 +39,7 @@ CREATE FUNCTION promo_redeem_write(
     p_idem_key text, p_request_hash text, p_since bigint,
     p_check boolean, p_x_count bigint, p_x_total bigint, p_x_last bigint, p_x_signup bigint, p_x_spent bigint,
     p_x_computed text, p_x_attributes text,
+    p_new_computed text, p_entered text[], p_left text[], p_move_ids text[],
     OUT o_shard int, OUT o_order_count bigint, OUT o_total_spent bigint, OUT o_last_order_at bigint,
     OUT o_signup_at bigint, OUT o_attributes text, OUT o_computed text, OUT o_spent_365d bigint)
 LANGUAGE plpgsql AS $$
@@ -100,6 +107,19 @@ BEGIN
                         OR o_signup_at <> p_x_signup OR o_spent_365d <> p_x_spent OR o_computed <> p_x_computed
                         OR (p_x_attributes IS NOT NULL AND o_attributes <> p_x_attributes)) THEN
             RAISE EXCEPTION 'promo: the customer''s facts moved' USING ERRCODE = 'PR001';
+        END IF;
+        IF p_check AND p_new_computed IS NOT NULL THEN
+            IF EXISTS (SELECT 1 FROM rules WHERE trigger_segment = ANY (p_entered) AND deleted = 0 AND enabled = 1)
+               OR EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL
+                          AND event_types::jsonb ?| array['segment_entered', 'segment_left']) THEN
+                RAISE EXCEPTION 'promo: rules or webhooks follow these segments' USING ERRCODE = 'PR001';
+            END IF;
+            INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, reason, data)
+                SELECT p_move_ids[m.i],
+                    CASE WHEN m.i <= cardinality(p_entered) THEN 'segment_entered' ELSE 'segment_left' END,
+                    p_now, NULL, NULL, p_customer, NULL, m.name, NULL, '{}'
+                FROM unnest(p_entered || p_left) WITH ORDINALITY AS m(name, i) ORDER BY m.i;
+            UPDATE customers SET computed = p_new_computed WHERE id = p_customer;
         END IF;
     END IF;
 
