@@ -955,7 +955,8 @@ static void results_free(PGresult **q, int n)
 }
 
 /* The writes of an accepted use in one call of promo_redeem_write
- * (migration 010), then the customer's computed segments. SQLSTATE PR001
+ * (migration 010) with COMMIT, the customer's facts and segments predicted
+ * (else C follows the segments before COMMIT). SQLSTATE PR001
  * (the function wants the step-by-step path): the transaction is retried
  * that way (ua->slow). */
 /* The redemption an accepted use makes (its id new), strings in ua->a. */
