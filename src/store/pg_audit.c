@@ -96,12 +96,18 @@ static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_log (at, token_id, role, ip, method, path, status, reason, count)"
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)";
 
+/* The rows, PG_MAX_PIPE at a time in one pipeline: one round trip for
+ * each batch instead of one per row. */
 static enum promo_err insert_rows(struct pgc *c, struct audit_row *rows)
 {
-    for (struct audit_row *r = rows; r; r = r->next) {
-        enum promo_err rc = pq_do(c, NULL, SQL_AUDIT_INSERT, "isssssisi", r->at, r->token_id, r->role, r->ip,
-                                  r->method, r->path, (int64_t)r->status, r->reason, r->count);
-        if (rc != PROMO_OK)
+    struct pq_stmt s[PG_MAX_PIPE];
+    struct audit_row *r = rows;
+    while (r) {
+        int n = 0;
+        for (; r && n < PG_MAX_PIPE; r = r->next, n++)
+            pq_stmt(&s[n], SQL_AUDIT_INSERT, "isssssisi", r->at, r->token_id, r->role, r->ip, r->method, r->path,
+                    (int64_t)r->status, r->reason, r->count);
+        if (pq_pipe(c, s, n, NULL, false) != 0)
             return PROMO_INTERNAL;
     }
     return PROMO_OK;

@@ -194,6 +194,29 @@ static const char SQL_CAMPAIGN_COUNTS[] =
     " coalesce(sum(held), 0), coalesce(sum(held_discount), 0) FROM campaign_shards WHERE campaign_id = $1) s"
     " WHERE id = $1";
 
+/* SQL_CAMPAIGN_COUNTS of the campaign of the code whose key is $1. */
+const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[] =
+    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns,"
+    " LATERAL (SELECT coalesce(sum(redeemed), 0), coalesce(sum(rolled_back), 0), coalesce(sum(discount_total), 0),"
+    " coalesce(sum(revenue), 0), coalesce(sum(held), 0), coalesce(sum(held_discount), 0) FROM campaign_shards sh"
+    " WHERE sh.campaign_id = campaigns.id) s WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
+
+enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campaign *out,
+                                      struct campaign_counts *counts)
+{
+    if (PQntuples(r) == 0)
+        return PROMO_NOT_FOUND;
+    memset(counts, 0, sizeof(*counts));
+    row_to_campaign(r, 0, a, out, &counts->issued, NULL);
+    counts->redeemed = pg_i64(r, 0, 29);
+    counts->rolled_back = pg_i64(r, 0, 30);
+    counts->discount_total = pg_i64(r, 0, 31);
+    counts->revenue = pg_i64(r, 0, 32);
+    counts->held = pg_i64(r, 0, 33);
+    counts->held_discount = pg_i64(r, 0, 34);
+    return PROMO_OK;
+}
+
 enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, bool lock, struct campaign *out,
                                 struct campaign_counts *counts)
 {
@@ -201,20 +224,9 @@ enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, 
         PGresult *r = pq(c, SQL_CAMPAIGN_COUNTS, "s", id);
         if (!r)
             return PROMO_INTERNAL;
-        if (PQntuples(r) == 0) {
-            PQclear(r);
-            return PROMO_NOT_FOUND;
-        }
-        memset(counts, 0, sizeof(*counts));
-        row_to_campaign(r, 0, a, out, &counts->issued, NULL);
-        counts->redeemed = pg_i64(r, 0, 29);
-        counts->rolled_back = pg_i64(r, 0, 30);
-        counts->discount_total = pg_i64(r, 0, 31);
-        counts->revenue = pg_i64(r, 0, 32);
-        counts->held = pg_i64(r, 0, 33);
-        counts->held_discount = pg_i64(r, 0, 34);
+        enum promo_err rc = pg_campaign_counts_row(r, a, out, counts);
         PQclear(r);
-        return PROMO_OK;
+        return rc;
     }
     PGresult *r = pq(c, lock ? SQL_CAMPAIGN_LOCK : SQL_CAMPAIGN_GET, "s", id);
     if (!r)

@@ -42,19 +42,17 @@ static void seg_set_free(struct seg_set *s)
     free(s);
 }
 
-static const char SQL_SEG_RULES[] = "SELECT name, rule FROM segments ORDER BY name COLLATE \"C\"";
+const char PG_SQL_SEG_RULES[] = "SELECT name, rule FROM segments ORDER BY name COLLATE \"C\"";
+#define SQL_SEG_RULES PG_SQL_SEG_RULES
 
-/* Reads every segment's rule (sorted by name bytewise, as SQLite sorts);
- * a stored rule that no longer parses is skipped with a log line. NULL
- * when the query fails. The caller frees with seg_set_free. */
-static struct seg_set *seg_set_load(struct pgc *c)
+/* The segments of a PG_SQL_SEG_RULES result r (sorted by name bytewise, as
+ * SQLite sorts); a stored rule that no longer parses is skipped with a log
+ * line. NULL when out of memory. The caller frees with seg_set_free. */
+static struct seg_set *seg_set_from(PGresult *r)
 {
     struct seg_set *out = calloc(1, sizeof(*out));
-    PGresult *r = out ? pq(c, SQL_SEG_RULES, "") : NULL;
-    if (!r) {
-        free(out);
+    if (!out)
         return NULL;
-    }
     for (int i = 0; i < PQntuples(r) && out->n < SEGMENTS_MAX; i++) {
         json_t *j = json_loads(PQgetvalue(r, i, 1), 0, NULL);
         char fb[96];
@@ -70,6 +68,16 @@ static struct seg_set *seg_set_load(struct pgc *c)
         out->json[out->n] = j;
         out->n++;
     }
+    return out;
+}
+
+/* Reads every segment's rule (seg_set_from). NULL when the query fails. */
+static struct seg_set *seg_set_load(struct pgc *c)
+{
+    PGresult *r = pq(c, SQL_SEG_RULES, "");
+    if (!r)
+        return NULL;
+    struct seg_set *out = seg_set_from(r);
     PQclear(r);
     return out;
 }
@@ -142,6 +150,9 @@ static const char *computed_text(struct arena *a, const struct seg_set *segs, co
     return after;
 }
 
+static enum promo_err segments_follow(struct pgc *c, const char *id, const struct seg_set *segs, PGresult *r,
+                                      int col0, int64_t now);
+
 /* Recomputes the customer's facts from their orders and their computed
  * segments from `segs` at `now`, logging each entry and exit. */
 static enum promo_err customer_refresh(struct pgc *c, const char *id, const struct seg_set *segs, int64_t now)
@@ -157,14 +168,24 @@ static enum promo_err customer_refresh(struct pgc *c, const char *id, const stru
         PQclear(r);
         return PROMO_NOT_FOUND;
     }
-    struct seg_facts f = {.order_count = pg_i64(r, 0, 0), .total_spent = pg_i64(r, 0, 1),
-                          .last_order_at = pg_i64(r, 0, 2), .signup_at = pg_i64(r, 0, 3),
-                          .spent_365d = pg_i64(r, 0, 6)};
-    if (segs->uses_attributes)
-        f.attributes = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
-    struct arena a = {0};
-    const char *before = pg_text(r, 0, 5, &a);
+    enum promo_err rc = segments_follow(c, id, segs, r, 0, now);
     PQclear(r);
+    return rc;
+}
+
+/* The computed segments after the facts of row 0 of r, from column col0:
+ * order_count, total_spent, last_order_at, signup_at, attributes,
+ * computed (before), spent_365d; each entry and exit logged. */
+static enum promo_err segments_follow(struct pgc *c, const char *id, const struct seg_set *segs, PGresult *r,
+                                      int col0, int64_t now)
+{
+    struct seg_facts f = {.order_count = pg_i64(r, 0, col0), .total_spent = pg_i64(r, 0, col0 + 1),
+                          .last_order_at = pg_i64(r, 0, col0 + 2), .signup_at = pg_i64(r, 0, col0 + 3),
+                          .spent_365d = pg_i64(r, 0, col0 + 6)};
+    if (segs->uses_attributes)
+        f.attributes = json_loads(PQgetvalue(r, 0, col0 + 4), 0, NULL);
+    struct arena a = {0};
+    const char *before = pg_text(r, 0, col0 + 5, &a);
     const char *after = computed_text(&a, segs, &f, now);
     json_decref(f.attributes);
     enum promo_err rc = PROMO_OK;
@@ -175,6 +196,31 @@ static enum promo_err customer_refresh(struct pgc *c, const char *id, const stru
     }
     arena_free(&a);
     return rc;
+}
+
+enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, PGresult *rules, PGresult *facts, int col0,
+                                          int64_t now)
+{
+    struct seg_set *segs = seg_set_from(rules);
+    if (!segs)
+        return PROMO_INTERNAL;
+    enum promo_err rc = segments_follow(c, id, segs, facts, col0, now);
+    seg_set_free(segs);
+    return rc;
+}
+
+const char *pg_customer_computed(struct arena *a, PGresult *rules, struct seg_facts *f, const char *attributes,
+                                 int64_t now)
+{
+    struct seg_set *segs = seg_set_from(rules);
+    if (!segs)
+        return NULL;
+    f->attributes = segs->uses_attributes && attributes ? json_loads(attributes, 0, NULL) : NULL;
+    const char *after = computed_text(a, segs, f, now);
+    json_decref(f->attributes);
+    f->attributes = NULL;
+    seg_set_free(segs);
+    return after;
 }
 
 static enum promo_err refresh_one(struct pgc *c, const char *id, int64_t now)

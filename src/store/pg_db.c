@@ -15,7 +15,6 @@
 #include "util/rand.h"
 #include "util/timeutil.h"
 
-#define PG_MAX_PARAMS 32
 #define PG_TX_ATTEMPTS 20
 #define PG_POST_MAX 100000     /* queued asynchronous writes; past it they are dropped and counted */
 #define PG_MIGRATE_LOCK 727069 /* pg_advisory_lock key: one migrating server at a time */
@@ -231,14 +230,13 @@ static char *utf8_fix(const char *s)
     return out;
 }
 
-static PGresult *pq_v(struct pgc *c, const char *sql, const char *types, va_list ap)
+/* Formats the parameters described by `types` (see pq) into vals; text
+ * that is not UTF-8 is fixed into fixed[] (the caller frees). Returns n. */
+static int params_fmt(const char *types, va_list ap, const char **vals, char **fixed, char (*nums)[24])
 {
-    char *fixed[PG_MAX_PARAMS] = {0};
-    char nums[PG_MAX_PARAMS][24];
-    const char *vals[PG_MAX_PARAMS];
     int n = 0;
-    c->retry = c->unique = 0;
     for (const char *t = types; *t && n < PG_MAX_PARAMS; t++, n++) {
+        fixed[n] = NULL;
         if (*t == 's') {
             vals[n] = va_arg(ap, const char *);
             if (vals[n] && (fixed[n] = utf8_fix(vals[n])) != NULL)
@@ -252,6 +250,16 @@ static PGresult *pq_v(struct pgc *c, const char *sql, const char *types, va_list
             vals[n] = v == none ? NULL : nums[n];
         }
     }
+    return n;
+}
+
+static PGresult *pq_v(struct pgc *c, const char *sql, const char *types, va_list ap)
+{
+    char *fixed[PG_MAX_PARAMS] = {0};
+    char nums[PG_MAX_PARAMS][24];
+    const char *vals[PG_MAX_PARAMS];
+    c->retry = c->unique = 0;
+    int n = params_fmt(types, ap, vals, fixed, nums);
     int slot = prepared_slot(c, sql, n);
     PGresult *r = NULL;
     if (slot >= 0) {
@@ -278,6 +286,125 @@ static PGresult *pq_v(struct pgc *c, const char *sql, const char *types, va_list
         log_error("store: %s: %.120s", PQresultErrorMessage(r), sql);
     PQclear(r);
     return NULL;
+}
+
+void pq_stmt(struct pq_stmt *s, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    s->sql = sql;
+    s->n = params_fmt(types, ap, s->vals, s->fixed, s->nums);
+    va_end(ap);
+}
+
+static void stmts_free(struct pq_stmt *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < s[i].n; j++) {
+            free(s[i].fixed[j]);
+            s[i].fixed[j] = NULL;
+        }
+}
+
+/* Notes the first failure of a pipeline in c (retry, unique, state). */
+static void pipe_failed(struct pgc *c, PGresult *r, const char *sql)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(c->state, sizeof c->state, "%s", state ? state : "");
+    c->retry = state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+    c->unique = state && strcmp(state, "23505") == 0;
+    if (!c->retry && !c->unique && strcmp(c->state, "PR001") != 0)
+        log_error("store: %s: %.120s", PQresultErrorMessage(r), sql);
+}
+
+/* Collects a pipeline's results: one per command sent (each followed by a
+ * NULL), then the sync's. cmds[i] is NULL for BEGIN and COMMIT. */
+static int pipe_collect(struct pgc *c, const char **cmds, int ncmds, PGresult **res)
+{
+    int ok = 1, k = 0;
+    for (int i = 0; i < ncmds; i++) {
+        PGresult *r = PQgetResult(c->db);
+        if (!r) {
+            ok = 0;
+            break;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+            if (cmds[i] && res)
+                res[k] = r;
+            else
+                PQclear(r);
+        } else {
+            if (ok && s != PGRES_PIPELINE_ABORTED)
+                pipe_failed(c, r, cmds[i] ? cmds[i] : "BEGIN/COMMIT");
+            ok = 0;
+            PQclear(r);
+        }
+        if (cmds[i])
+            k++;
+        while ((r = PQgetResult(c->db)) != NULL) /* the NULL that ends this command's results */
+            PQclear(r);
+    }
+    PGresult *sync = PQgetResult(c->db);
+    if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        ok = 0;
+    PQclear(sync);
+    return ok;
+}
+
+int pq_pipe(struct pgc *c, struct pq_stmt *s, int n, PGresult **res, bool commit)
+{
+    const char *cmds[PG_MAX_PIPE + 2];
+    char names[PG_MAX_PIPE][16];
+    int ncmds = 0, ok = n <= PG_MAX_PIPE;
+    c->retry = c->unique = 0;
+    c->state[0] = '\0';
+    for (int i = 0; i < n; i++)
+        if (res)
+            res[i] = NULL;
+    /* Prepared before the pipeline (a first use costs its own round trip). */
+    for (int i = 0; ok && i < n; i++) {
+        int slot = prepared_slot(c, s[i].sql, s[i].n);
+        ok = slot >= 0;
+        snprintf(names[i], sizeof names[i], "p%d", slot);
+    }
+    if (ok && PQenterPipelineMode(c->db) != 1)
+        ok = 0;
+    if (!ok) {
+        stmts_free(s, n);
+        return -1;
+    }
+    int sent = 1;
+    if (c->begin_pending) {
+        c->begin_pending = 0;
+        sent = PQsendQueryParams(c->db, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+        cmds[ncmds++] = NULL;
+    }
+    for (int i = 0; sent && i < n; i++) {
+        sent = PQsendQueryPrepared(c->db, names[i], s[i].n, s[i].vals, NULL, NULL, 0) == 1;
+        cmds[ncmds++] = s[i].sql;
+    }
+    if (sent && commit) {
+        sent = PQsendQueryParams(c->db, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+        cmds[ncmds++] = NULL;
+    }
+    sent = sent && PQpipelineSync(c->db) == 1;
+    stmts_free(s, n);
+    if (!sent) {
+        log_error("store: pipeline: %s", PQerrorMessage(c->db));
+        PQexitPipelineMode(c->db);
+        return -1;
+    }
+    ok = pipe_collect(c, cmds, ncmds, res);
+    PQexitPipelineMode(c->db);
+    if (!ok && res)
+        for (int i = 0; i < n; i++) {
+            PQclear(res[i]);
+            res[i] = NULL;
+        }
+    if (ok && commit)
+        c->committed = 1;
+    return ok ? 0 : -1;
 }
 
 PGresult *pq(struct pgc *c, const char *sql, const char *types, ...)
@@ -327,8 +454,11 @@ static enum promo_err tx_once(struct pg_store *st, struct pgc *c, pg_tx_fn fn, v
                               int64_t *commit_ns)
 {
     *retry = 0;
-    c->begin_pending = 1; /* sent with the first statement (pq, pg_exec) */
+    c->begin_pending = 1; /* sent with the first statement (pq, pg_exec, pq_pipe) */
+    c->committed = 0;
     enum promo_err rc = fn(st, c, arg);
+    if (c->committed) /* fn's last pipeline ended with COMMIT */
+        return rc;
     if (c->retry || rc == PROMO_INTERNAL) {
         *retry = c->retry;
         pg_exec(c, "ROLLBACK");

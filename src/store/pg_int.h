@@ -28,6 +28,8 @@ struct pgc {
     int retry;                       /* the last failure was a serialization failure or deadlock */
     int unique;                      /* the last failure was a unique violation */
     int begin_pending;               /* BEGIN goes out with the transaction's first statement */
+    int committed;                   /* a pipeline (pq_pipe) committed the transaction */
+    char state[6];                   /* SQLSTATE of the last pipeline's failure ("" if none) */
     struct pgc *next_free;
 };
 
@@ -72,6 +74,27 @@ PGresult *pq(struct pgc *c, const char *sql, const char *types, ...);
 /* pq() for statements without rows: PROMO_OK, PROMO_CONFLICT on a unique
  * violation, else PROMO_INTERNAL. *changed (may be NULL) gets the row count. */
 enum promo_err pq_do(struct pgc *c, int64_t *changed, const char *sql, const char *types, ...);
+/* One statement of a pipeline (pq_pipe): a static SQL string, as pq's,
+ * and its parameters, set by pq_stmt() (types as pq's). */
+#define PG_MAX_PARAMS 40
+#define PG_MAX_PIPE 8
+struct pq_stmt {
+    const char *sql;
+    int n;
+    const char *vals[PG_MAX_PARAMS];
+    char *fixed[PG_MAX_PARAMS]; /* UTF-8-fixed copies, freed by pq_pipe */
+    char nums[PG_MAX_PARAMS][24];
+};
+void pq_stmt(struct pq_stmt *s, const char *sql, const char *types, ...);
+/* Sends n (<= PG_MAX_PIPE) statements in one pipeline, one round trip:
+ * after the transaction's pending BEGIN, and followed by COMMIT when
+ * `commit` (then c->committed is set and pg_tx commits nothing more).
+ * res[i] (may be NULL): statement i's result, the caller PQclear()s; all
+ * NULL unless everything ran. Returns 0, or -1 with c->retry, c->unique
+ * and c->state (SQLSTATE) set from the first failure (logged, except
+ * retries, unique violations and PR001, promo's "take the step-by-step
+ * path"). */
+int pq_pipe(struct pgc *c, struct pq_stmt *s, int n, PGresult **res, bool commit);
 /* Runs SQL text without parameters (BEGIN, COMMIT, migrations): 0 or -1. */
 int pg_exec(struct pgc *c, const char *sql);
 const char *pg_text(PGresult *r, int row, int col, struct arena *a); /* NULL → NULL */
@@ -118,6 +141,12 @@ enum promo_err pg_template_read(struct pgc *c, struct arena *a, const char *id, 
 /* A campaign; counts (may be NULL) summed over its shards. lock: FOR UPDATE. */
 enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, bool lock,
                                 struct campaign *out, struct campaign_counts *counts);
+/* The campaign and its shards' sums (as pg_campaign_read with counts) of
+ * the code whose key is $1, for a pipeline; pg_campaign_counts_row reads
+ * its row (PROMO_NOT_FOUND: no rows). */
+extern const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[];
+enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campaign *out,
+                                      struct campaign_counts *counts);
 /* Slices the campaign's limits over its shards (locking them all), so that
  * the slices add up to what is left of each limit. */
 enum promo_err pg_shards_reslice(struct pgc *c, const char *campaign_id, int extra_shard, int64_t extra_uses,
@@ -134,6 +163,22 @@ enum promo_err pg_sweep_holds(struct pgc *c, int64_t now, int max);
 enum promo_err pg_customer_order_add(struct pgc *c, const char *customer_id, const char *order_id, int64_t amount,
                                      int64_t at, const char *source);
 enum promo_err pg_customer_order_remove(struct pgc *c, const char *customer_id, const char *order_id, int64_t now);
+/* The segments' rules, for a pipeline, and what follows a recomputation
+ * of the customer's facts made elsewhere (the redemption's
+ * promo_redeem_write, migration 010): `facts` row 0 from column col0
+ * holds order_count, total_spent, last_order_at, signup_at, attributes,
+ * computed (before), spent_365d; the computed segments are set from
+ * `rules` (a PG_SQL_SEG_RULES result), each entry and exit logged (and
+ * rules on segments run) as after a refresh. */
+extern const char PG_SQL_SEG_RULES[];
+enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, PGresult *rules, PGresult *facts, int col0,
+                                          int64_t now);
+/* The computed segments (compact JSON array text, in a; NULL when out of
+ * memory) that facts f (its attributes member unused) and `attributes`
+ * (JSON text, may be NULL) give under `rules` at now. */
+struct seg_facts; /* core/segment.h */
+const char *pg_customer_computed(struct arena *a, PGresult *rules, struct seg_facts *f, const char *attributes,
+                                 int64_t now);
 /* What core_decide needs of a customer: segments by hand and computed, and
  * the order count. Unknown: cf->known false. */
 enum promo_err pg_customer_facts_read(struct pgc *c, struct arena *a, const char *id, struct customer_facts *cf);

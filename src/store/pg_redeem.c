@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/segment.h"
 #include "store/pg_int.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -49,12 +50,31 @@ static enum promo_err customer_uses(struct pgc *c, const char *campaign_id, cons
     return PROMO_OK;
 }
 
+/* What the fast path read in its pipeline, for decide_with (not freed
+ * there): the campaign with its counts (PG_SQL_CAMPAIGN_COUNTS_BY_CODE)
+ * and the customer's locked usage row (SQL_CUSTOMER_LOCK_BY_CODE; NULL
+ * without a customer). */
+struct preread {
+    PGresult *camp, *usage;
+};
+
+static enum promo_err decide_with(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
+                                  const struct preread *pr, struct use_result *res, struct campaign *cp);
+
 /* Reads code (or takes the row `pre` the caller read under its lock:
  * USE_CODE_COLS; not freed here), campaign and counts (locking the
  * customer's row when `lock`), asks core. Fills res and *cp; PROMO_OK
  * unless the store failed. */
 static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
                              struct use_result *res, struct campaign *cp)
+{
+    return decide_with(c, a, r, lock, pre, NULL, res, cp);
+}
+
+/* decide, with the campaign and the customer's usage taken from `pr`
+ * when not NULL. */
+static enum promo_err decide_with(struct pgc *c, struct arena *a, const struct use_req *r, bool lock, PGresult *pre,
+                                  const struct preread *pr, struct use_result *res, struct campaign *cp)
 {
     memset(res, 0, sizeof(*res));
     PGresult *q = pre ? pre : pq(c, lock ? SQL_USE_CODE_LOCK : SQL_USE_CODE, "s", r->key);
@@ -81,7 +101,8 @@ static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_re
         PQclear(q);
 
     struct campaign_counts cc;
-    enum promo_err rc = pg_campaign_read(c, a, k.campaign_id, false, cp, &cc);
+    enum promo_err rc = pr ? pg_campaign_counts_row(pr->camp, a, cp, &cc)
+                           : pg_campaign_read(c, a, k.campaign_id, false, cp, &cc);
     if (rc != PROMO_OK)
         return rc == PROMO_NOT_FOUND ? PROMO_INTERNAL : rc;
     /* The shards' sums as last committed: exact enough to choose the reason
@@ -89,7 +110,9 @@ static enum promo_err decide(struct pgc *c, struct arena *a, const struct use_re
      * shard taken afterwards (take_shard). */
     u.campaign_redemptions = cc.redeemed + cc.held;
     u.campaign_discount = cc.discount_total + cc.held_discount;
-    if (r->customer_id && customer_uses(c, cp->id, r->customer_id, lock, &u.customer_redemptions) != PROMO_OK)
+    if (pr && pr->usage)
+        u.customer_redemptions = PQntuples(pr->usage) ? pg_i64(pr->usage, 0, 0) : 0;
+    else if (r->customer_id && customer_uses(c, cp->id, r->customer_id, lock, &u.customer_redemptions) != PROMO_OK)
         return PROMO_INTERNAL;
     /* Segments (by hand and computed) and orders of the customer, read in
      * the same transaction as the decision, when a rule looks at them. */
@@ -499,11 +522,20 @@ static const char SQL_CODE_LOCK_USE[] =
     "SELECT " USE_CODE_COLS ", EXISTS (SELECT 1 FROM reservations r WHERE r.code_key = $1 AND r.state = 'held'"
     " AND r.expires_at <= $2) FROM codes WHERE code_key = $1 FOR UPDATE";
 
+static enum promo_err code_row_settle(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row);
+
 static enum promo_err lock_use_code(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row)
 {
     *row = pq(c, SQL_CODE_LOCK_USE, "si", key, now);
     if (!*row)
         return PROMO_INTERNAL;
+    return code_row_settle(c, a, key, now, row);
+}
+
+/* *row: the SQL_CODE_LOCK_USE row of a code locked by this transaction.
+ * When the code has lapsed holds, ends them and reads the row again. */
+static enum promo_err code_row_settle(struct pgc *c, struct arena *a, const char *key, int64_t now, PGresult **row)
+{
     if (PQntuples(*row) == 0 || strcmp(PQgetvalue(*row, 0, 9), "t") != 0)
         return PROMO_OK;
     PQclear(*row);
@@ -557,6 +589,7 @@ struct use_args {
     struct arena *a;
     const struct use_req *r;
     struct use_result *res;
+    bool slow; /* the step-by-step path only (the fast one asked for it) */
 };
 
 static enum promo_err tx_validate(struct pg_store *st, struct pgc *c, void *arg)
@@ -633,13 +666,16 @@ static enum promo_err idem_replay(struct pgc *c, struct use_args *ua, bool *foun
 {
     const struct use_req *r = ua->r;
     *found = false;
-    PGresult *q = pq(c, SQL_IDEM_LOCK, "s", r->idem_key);
-    if (!q)
+    /* The lock, then the lookup (a statement of its own, so its snapshot
+     * is taken after the lock): one round trip. */
+    struct pq_stmt s[2];
+    PGresult *res[2];
+    pq_stmt(&s[0], SQL_IDEM_LOCK, "s", r->idem_key);
+    pq_stmt(&s[1], SQL_IDEM_GET, "s", r->idem_key);
+    if (pq_pipe(c, s, 2, res, false) != 0)
         return PROMO_INTERNAL;
-    PQclear(q);
-    q = pq(c, SQL_IDEM_GET, "s", r->idem_key);
-    if (!q)
-        return PROMO_INTERNAL;
+    PQclear(res[0]);
+    PGresult *q = res[1];
     if (PQntuples(q) == 0) {
         PQclear(q);
         return PROMO_OK;
@@ -668,15 +704,28 @@ static enum promo_err idem_replay(struct pgc *c, struct use_args *ua, bool *foun
     return PROMO_OK;
 }
 
+static enum promo_err redeem_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                     const struct campaign *cp);
+
 /* A new use: decided under the locks, counted in a shard with room. */
 static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
 {
-    const struct use_req *r = ua->r;
-    struct use_result *res = ua->res;
     struct campaign cp;
-    enum promo_err rc = decide(c, ua->a, r, true, pre, res, &cp);
+    enum promo_err rc = decide(c, ua->a, ua->r, true, pre, ua->res, &cp);
     if (rc != PROMO_OK)
         return rc;
+    return redeem_decided(st, c, ua, &cp);
+}
+
+/* The refusal (logged, and kept for the Idempotency-Key) or the use of a
+ * decision made under the locks, step by step. */
+static enum promo_err redeem_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                     const struct campaign *cpp)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct campaign cp = *cpp;
+    enum promo_err rc;
     int shard = 0;
     int64_t cost = use_cost(core_discount_type_name(cp.discount.type), res->v.discount, res->v.points);
     if (res->v.reason == PROMO_OK) {
@@ -713,6 +762,9 @@ static enum promo_err redeem_new(struct pg_store *st, struct pgc *c, struct use_
 
 static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre);
 
+static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                  PGresult **pre);
+
 static enum promo_err tx_redeem(struct pg_store *st, struct pgc *c, void *arg)
 {
     struct use_args *ua = arg;
@@ -729,8 +781,14 @@ static enum promo_err tx_redeem(struct pg_store *st, struct pgc *c, void *arg)
     }
     /* The code's row first: everything below about this code is then ours. */
     PGresult *pre = NULL;
-    if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK)
+    if (!ua->slow) {
+        bool done = false;
+        rc = redeem_fast(st, c, ua, &done, &pre);
+        if (done || rc != PROMO_OK)
+            return rc;
+    } else if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK) {
         return rc;
+    }
     rc = redeem_locked(st, c, ua, pre);
     PQclear(pre);
     if (rc != PROMO_OK)
@@ -780,6 +838,250 @@ static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct u
     return PROMO_OK;
 }
 
+/* ---- redeem: the fast path ------------------------------------------------ */
+
+/* Makes and locks the customer's usage row of the code's campaign (as
+ * SQL_CUSTOMER_LOCK), knowing only the code. */
+static const char SQL_CUSTOMER_LOCK_BY_CODE[] =
+    "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"
+    " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
+static const char SQL_REDEEM_WRITE[] =
+    "SELECT * FROM promo_redeem_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)";
+/* The customer's facts as promo_redeem_write will recompute them, before
+ * this order ($2: whether the customer has it already): order_count,
+ * total_spent, last_order_at, signup_at, attributes, computed, spent_365d
+ * (orders after $3), has. */
+static const char SQL_FACTS_BEFORE[] =
+    "SELECT o.n, o.total, o.last, coalesce(u.signup_at, 0), u.attributes, u.computed, o.spent, o.has FROM"
+    " (SELECT count(*) n, coalesce(sum(amount), 0) total, coalesce(max(at), 0) last,"
+    " coalesce(sum(amount) FILTER (WHERE at > $3), 0) spent, coalesce(bool_or(order_id = $2), false) has"
+    " FROM customer_orders WHERE customer_id = $1) o LEFT JOIN customers u ON u.id = $1";
+
+/* SQL_REPLAY_IDS and whether a live webhook wants what a redemption
+ * writes (promo_redeem_write leaves that fan-out to the step-by-step
+ * path). A statement of its own after the code's lock, never a part of
+ * it: a statement that waited for the lock still reads with the snapshot
+ * it took before, and would miss the redemption the lock's holder made. */
+static const char SQL_REPLAY_HOOKS[] =
+    "SELECT (SELECT id FROM redemptions WHERE code_key = $1 AND order_id = $2 AND status = 'succeeded'),"
+    " (SELECT id FROM reservations WHERE code_key = $1 AND order_id = $2 AND state = 'held'),"
+    " EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"
+    " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
+
+enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_FACTS, F_N };
+
+/* What the customer's facts will be after this redemption's order (as
+ * promo_redeem_write's p_x_* parameters: the function checks the
+ * prediction, so COMMIT may go with the write) and, when the computed
+ * segments move, the moves (p_new_computed, p_entered, p_left, p_move_ids as
+ * array literals). check: predicted (false: out of memory). */
+struct facts_after {
+    bool check;
+    int64_t n, total, last, signup, spent;
+    const char *computed, *attributes;
+    const char *after, *entered, *left, *move_ids;
+};
+
+/* Appends to the array literal *lit (in a) each name of the JSON array
+ * text `names` that `other` lacks, and an event id per name to *ids.
+ * Segment names are [a-z0-9_-] and ids [a-z0-9_]: nothing to quote. */
+static void moves_add(struct arena *a, const char *names, const char *other, const char **lit, const char **ids)
+{
+    json_t *v = json_loads(names, 0, NULL), *o = json_loads(other, 0, NULL), *e, *f;
+    size_t i, j;
+    json_array_foreach(v, i, e)
+    {
+        bool kept = false;
+        json_array_foreach(o, j, f) kept |= json_equal(e, f);
+        if (kept || !json_is_string(e))
+            continue;
+        char id[PROMO_ID_MAX];
+        util_rand_id("evt_", id, sizeof id);
+        *lit = arena_printf(a, "%s%s%s", *lit, strlen(*lit) > 1 ? "," : "", json_string_value(e));
+        *ids = arena_printf(a, "%s%s%s", *ids, strlen(*ids) > 1 ? "," : "", id);
+    }
+    json_decref(v);
+    json_decref(o);
+}
+
+/* The moves from x->computed to `after` (log_moves' order: entries in
+ * `after`'s order, then exits in the old list's order). */
+static void moves_fill(struct arena *a, const char *after, struct facts_after *x)
+{
+    const char *entered = "{", *left = "{", *ids = "{";
+    moves_add(a, after, x->computed, &entered, &ids);
+    moves_add(a, x->computed, after, &left, &ids);
+    x->after = after;
+    x->entered = arena_printf(a, "%s}", entered);
+    x->left = arena_printf(a, "%s}", left);
+    x->move_ids = arena_printf(a, "%s}", ids);
+}
+
+/* Fills *x from the SQL_FACTS_BEFORE row fx and the order paying `paid`;
+ * returns x->check. */
+static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx, PGresult *rules,
+                          struct facts_after *x)
+{
+    x->n = pg_i64(fx, 0, 0);
+    x->total = pg_i64(fx, 0, 1);
+    x->last = pg_i64(fx, 0, 2);
+    x->signup = pg_i64(fx, 0, 3);
+    x->spent = pg_i64(fx, 0, 6);
+    if (strcmp(PQgetvalue(fx, 0, 7), "t") != 0) { /* the order is new to the customer */
+        x->n++;
+        x->total += paid;
+        x->last = x->last > r->now ? x->last : r->now;
+        x->spent += paid;
+    }
+    /* A customer made by this redemption starts with the columns' defaults. */
+    x->attributes = PQgetisnull(fx, 0, 4) ? "{}" : pg_text(fx, 0, 4, a);
+    x->computed = PQgetisnull(fx, 0, 5) ? "[]" : pg_text(fx, 0, 5, a);
+    struct seg_facts f = {.order_count = x->n, .total_spent = x->total, .spent_365d = x->spent,
+                          .signup_at = x->signup, .last_order_at = x->last};
+    const char *after = pg_customer_computed(a, rules, &f, x->attributes, r->now);
+    x->check = after != NULL;
+    if (after && strcmp(after, x->computed) != 0)
+        moves_fill(a, after, x);
+    return x->check;
+}
+
+static void results_free(PGresult **q, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PQclear(q[i]);
+        q[i] = NULL;
+    }
+}
+
+/* The writes of an accepted use in one call of promo_redeem_write
+ * (migration 010) with COMMIT, the customer's facts and segments predicted
+ * (else C follows the segments before COMMIT). SQLSTATE PR001
+ * (the function wants the step-by-step path): the transaction is retried
+ * that way (ua->slow). */
+/* The redemption an accepted use makes (its id new), strings in ua->a. */
+static void redemption_of_use(struct use_args *ua, const struct campaign *cp, struct redemption *red)
+{
+    const struct use_req *r = ua->r;
+    const struct use_result *res = ua->res;
+    char rid[PROMO_ID_MAX];
+    util_rand_id("rdm_", rid, sizeof rid);
+    *red = (struct redemption){0};
+    red->id = arena_strdup(ua->a, rid);
+    red->code = arena_strdup(ua->a, res->code);
+    red->campaign_id = arena_strdup(ua->a, res->campaign_id);
+    red->customer_id = r->customer_id;
+    red->order_id = r->order->id;
+    red->status = "succeeded";
+    red->discount_type = core_discount_type_name(cp->discount.type);
+    red->order_amount = r->order->amount;
+    red->discount = res->v.discount;
+    red->points = res->v.points;
+    red->created_at = r->now;
+}
+
+static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                        const struct campaign *cp, PGresult *rules, PGresult *facts)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct redemption red;
+    redemption_of_use(ua, cp, &red);
+    char evt[PROMO_ID_MAX], cevt[PROMO_ID_MAX];
+    util_rand_id("evt_", evt, sizeof evt);
+    util_rand_id("evt_", cevt, sizeof cevt);
+    int64_t cost = use_cost(red.discount_type, red.discount, red.points);
+    int64_t start = (int64_t)util_rand_uniform((uint32_t)st->shards);
+    int64_t paid = red.order_amount - red.discount, since = r->now - 365 * 86400;
+    /* Without a customer, or with the customer's facts and segments
+     * predicted, nothing is left to do after the write: COMMIT goes in the
+     * same round trip. */
+    struct facts_after x = {.check = false};
+    bool commit = !red.customer_id || facts_predict(ua->a, r, paid, facts, rules, &x);
+    char *data = use_event_json(r, red.discount, red.points);
+    struct pq_stmt s[1];
+    PGresult *q[1];
+    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i" "s" "iiiii" "ss" "ssss", r->key,
+            red.code, red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency,
+            red.discount_type, red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt,
+            data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, since,
+            x.check ? "t" : "f", x.n, x.total, x.last, x.signup, x.spent, x.computed, x.attributes, x.after,
+            x.entered, x.left, x.move_ids);
+    int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
+    free(data);
+    if (failed) {
+        if (strcmp(c->state, "PR001") == 0) {
+            ua->slow = true;
+            c->retry = 1;
+        }
+        return c->unique ? PROMO_CONFLICT : PROMO_INTERNAL;
+    }
+    enum promo_err rc = PROMO_OK;
+    if (!commit && red.customer_id && !PQgetisnull(q[0], 0, 1))
+        rc = pg_customer_segments_follow(c, red.customer_id, rules, q[0], 1, r->now);
+    PQclear(q[0]);
+    if (rc == PROMO_OK)
+        res->red = red;
+    return rc;
+}
+
+/* A redemption in two round trips when nothing unusual is about: one
+ * pipeline (BEGIN and six statements) locks the code and reads all a
+ * decision needs (replays of the order, whether webhooks listen, the
+ * campaign and its shard sums, the segments' rules, the customer's usage
+ * row, locked, and their order facts); core decides; one pipeline calls
+ * promo_redeem_write (which also writes the segment moves C predicted)
+ * and COMMITs (without a prediction, out of memory only, C follows the
+ * segments first and COMMIT is a third round trip). Refusals and uses a webhook listens for go on step by step in
+ * the same transaction. *done: the request is answered; else *pre is the
+ * code's locked row for the step-by-step path (no such code, a replay of
+ * the order, or lapsed holds, ended by then). */
+static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                  PGresult **pre)
+{
+    const struct use_req *r = ua->r;
+    struct pq_stmt s[F_N];
+    PGresult *q[F_N] = {0};
+    int n = F_USAGE;
+    pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
+    pq_stmt(&s[F_REPLAY], SQL_REPLAY_HOOKS, "ss", r->key, r->order->id);
+    pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
+    pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
+    if (r->customer_id) {
+        pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
+        pq_stmt(&s[n++], SQL_FACTS_BEFORE, "ssi", r->customer_id, r->order->id, r->now - 365 * 86400);
+    }
+    *done = false;
+    if (pq_pipe(c, s, n, q, false) != 0)
+        return PROMO_INTERNAL;
+    bool found = PQntuples(q[F_CODE]) == 1;
+    bool lapsed = found && strcmp(PQgetvalue(q[F_CODE], 0, 9), "t") == 0;
+    bool replay = !PQgetisnull(q[F_REPLAY], 0, 0) || !PQgetisnull(q[F_REPLAY], 0, 1);
+    if (lapsed || replay || !found) {
+        /* Rare: the step-by-step path, under the lock already taken. */
+        *pre = q[F_CODE];
+        q[F_CODE] = NULL;
+        results_free(q, F_N);
+        return code_row_settle(c, ua->a, r->key, r->now, pre);
+    }
+    *done = true;
+    struct preread pr = {q[F_CAMP], r->customer_id ? q[F_USAGE] : NULL};
+    struct campaign cp;
+    enum promo_err rc = decide_with(c, ua->a, r, true, q[F_CODE], &pr, ua->res, &cp);
+    if (rc == PROMO_OK) {
+        bool hooks = strcmp(PQgetvalue(q[F_REPLAY], 0, 2), "t") == 0;
+        if (ua->res->v.reason == PROMO_OK && !hooks) {
+            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_FACTS]);
+        } else {
+            rc = redeem_decided(st, c, ua, &cp);
+            if (rc == PROMO_OK && r->idem_key)
+                rc = idem_put(c, r, ua->res->red.id, NULL);
+        }
+    }
+    results_free(q, F_N);
+    return rc;
+}
+
 enum promo_err pg_redeem(struct pg_store *st, struct arena *a, const struct use_req *r, struct use_result *res)
 {
     struct use_args ua = {a, r, res};
@@ -808,15 +1110,18 @@ static void result_from_hold(struct use_result *res, const struct reservation *h
 
 static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre);
 
+static enum promo_err reserve_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                   PGresult **pre);
+
 static enum promo_err tx_reserve(struct pg_store *st, struct pgc *c, void *arg)
 {
     struct use_args *ua = arg;
-    const struct use_req *r = ua->r;
     struct use_result *res = ua->res;
     memset(res, 0, sizeof(*res));
-    enum promo_err rc;
+    bool done = false;
     PGresult *pre = NULL;
-    if ((rc = lock_use_code(c, ua->a, r->key, r->now, &pre)) != PROMO_OK)
+    enum promo_err rc = reserve_fast(st, c, ua, &done, &pre);
+    if (done || rc != PROMO_OK)
         return rc;
     rc = reserve_locked(st, c, ua, pre);
     PQclear(pre);
@@ -830,6 +1135,30 @@ static int64_t hold_expiry(const struct use_req *r)
 {
     return r->now + r->ttl + 1;
 }
+
+/* Inserts the hold and counts it (count_use_locked) in one round trip. */
+static enum promo_err hold_insert_counted(struct pgc *c, const struct use_req *r, const struct reservation *h, int shard,
+                                          int64_t cost)
+{
+    struct pq_stmt s[2];
+    PGresult *q[2];
+    pq_stmt(&s[0], SQL_RSV_INSERT, "ssssssissiiiii", h->id, r->key, h->code, h->campaign_id, h->customer_id,
+            h->order_id, h->order_amount, r->order->currency, h->discount_type, h->discount, h->points,
+            h->expires_at, h->created_at, (int64_t)shard);
+    pq_stmt(&s[1], SQL_COUNT_LOCKED, "iisssiii", (int64_t)0, (int64_t)1, r->key, h->campaign_id, h->customer_id,
+            (int64_t)shard, cost, (int64_t)0);
+    if (pq_pipe(c, s, 2, q, false) != 0)
+        return c->unique ? PROMO_CONFLICT : PROMO_INTERNAL;
+    int ok = pg_i64(q[1], 0, 0) == 1 && pg_i64(q[1], 0, 1) == 1;
+    PQclear(q[0]);
+    PQclear(q[1]);
+    if (!ok)
+        log_error("store: a hold was counted on a missing code or shard");
+    return ok ? PROMO_OK : PROMO_INTERNAL;
+}
+
+static enum promo_err reserve_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                      const struct campaign *cpp);
 
 /* A hold under the code's lock (pre: its row). */
 static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct use_args *ua, PGresult *pre)
@@ -852,6 +1181,18 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     struct campaign cp;
     if ((rc = decide(c, ua->a, r, true, pre, res, &cp)) != PROMO_OK)
         return rc;
+    return reserve_decided(st, c, ua, &cp);
+}
+
+/* The refusal (logged) or the hold of a decision made under the locks. */
+static enum promo_err reserve_decided(struct pg_store *st, struct pgc *c, struct use_args *ua,
+                                      const struct campaign *cpp)
+{
+    const struct use_req *r = ua->r;
+    struct use_result *res = ua->res;
+    struct campaign cp = *cpp;
+    struct hold hd = {0};
+    enum promo_err rc;
     int shard = 0;
     int64_t cost = use_cost(core_discount_type_name(cp.discount.type), res->v.discount, res->v.points);
     if (res->v.reason == PROMO_OK) {
@@ -879,11 +1220,7 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     h->points = res->v.points;
     h->expires_at = hold_expiry(r);
     h->created_at = r->now;
-    rc = pq_do(c, NULL, SQL_RSV_INSERT, "ssssssissiiiii", h->id, r->key, h->code, h->campaign_id, h->customer_id,
-               h->order_id, h->order_amount, r->order->currency, h->discount_type, h->discount, h->points,
-               h->expires_at, h->created_at, (int64_t)shard);
-    if (rc == PROMO_OK)
-        rc = count_use_locked(c, r->key, h->campaign_id, h->customer_id, shard, 0, +1, cost, 0);
+    rc = hold_insert_counted(c, r, h, shard, cost);
     char *data = rc == PROMO_OK ? use_event_json(r, h->discount, h->points) : NULL;
     if (rc == PROMO_OK)
         rc = pg_event_log(c, "reserved", r->now, h->campaign_id, r->key, h->customer_id, h->order_id, h->id, NULL,
@@ -891,6 +1228,44 @@ static enum promo_err reserve_locked(struct pg_store *st, struct pgc *c, struct 
     free(data);
     res->rsv = *h;
     return rc;
+}
+
+enum { R_CODE, R_HELD, R_CAMP, R_USAGE, R_N };
+
+/* A hold's reads and locks in one pipeline, as redeem_fast's: the code's
+ * row, a live hold of the order, the campaign with its shard sums and the
+ * customer's usage row, locked; core decides; reserve_decided writes.
+ * *done: answered; else *pre is the code's locked row for reserve_locked
+ * (no such code, the order's own hold to renew, or lapsed holds, ended). */
+static enum promo_err reserve_fast(struct pg_store *st, struct pgc *c, struct use_args *ua, bool *done,
+                                   PGresult **pre)
+{
+    const struct use_req *r = ua->r;
+    struct pq_stmt s[R_N];
+    PGresult *q[R_N] = {0};
+    int n = R_USAGE;
+    pq_stmt(&s[R_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
+    pq_stmt(&s[R_HELD], SQL_RSV_HELD, "ss", r->key, r->order->id);
+    pq_stmt(&s[R_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
+    if (r->customer_id)
+        pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
+    *done = false;
+    if (pq_pipe(c, s, n, q, false) != 0)
+        return PROMO_INTERNAL;
+    bool found = PQntuples(q[R_CODE]) == 1;
+    bool lapsed = found && strcmp(PQgetvalue(q[R_CODE], 0, 9), "t") == 0;
+    if (!found || lapsed || PQntuples(q[R_HELD]) > 0) {
+        *pre = q[R_CODE];
+        q[R_CODE] = NULL;
+        results_free(q, R_N);
+        return code_row_settle(c, ua->a, r->key, r->now, pre);
+    }
+    *done = true;
+    struct preread pr = {q[R_CAMP], r->customer_id ? q[R_USAGE] : NULL};
+    struct campaign cp;
+    enum promo_err rc = decide_with(c, ua->a, r, true, q[R_CODE], &pr, ua->res, &cp);
+    results_free(q, R_N);
+    return rc == PROMO_OK ? reserve_decided(st, c, ua, &cp) : rc;
 }
 
 enum promo_err pg_reserve(struct pg_store *st, struct arena *a, const struct use_req *r, struct use_result *res)
