@@ -15,43 +15,26 @@
 
 /* ---- reading what a decision needs --------------------------------------- */
 
+/* A code's columns in the order row_to_code reads them. */
+#define CODE_COLS "k.code, k.customer_id, k.max_uses, k.uses, k.held, k.disabled, k.issued_at, k.expires_at"
+
 /* Code, campaign and the customer's count in one statement: one read of
  * one snapshot without an explicit transaction around several statements
  * (for a validation whose reader keeps no snapshot, BEGIN and COMMIT cost
  * more than the reads; in the writer, one statement instead of three). The
  * campaign's columns come first, where row_to_campaign expects them. */
 static const char SQL_USE_READ[] =
-    "SELECT cc.*, k.code, k.customer_id, k.max_uses, k.uses, k.held, k.disabled, k.issued_at, k.expires_at,"
-    " coalesce(u.uses + u.held, 0)"
+    "SELECT cc.*, " CODE_COLS ", coalesce(u.uses + u.held, 0)"
     " FROM codes k JOIN (SELECT " CAMPAIGN_COLS " FROM campaigns) cc ON cc.id = k.campaign_id"
     " LEFT JOIN customer_usage u ON ?2 IS NOT NULL AND u.campaign_id = k.campaign_id AND u.customer_id = ?2"
     " WHERE k.code_key = ?1";
 
-/* Reads code, campaign and counts into *in (in->found false: no such
- * code). PROMO_OK unless the store failed. */
-static enum promo_err read_inputs(struct conn *c, struct arena *a, const struct use_req *r, struct use_inputs *in)
+/* The code's columns, as SQL_USE_READ and SQL_CODE_READ list them from k0
+ * on (CODE_COLS, then the customer's count), into in->k and in->u. */
+static void row_to_code(sqlite3_stmt *s, int k0, struct arena *a, const struct use_req *r, struct use_inputs *in)
 {
-    memset(in, 0, sizeof(*in));
-    sqlite3_stmt *s = conn_stmt(c, SQL_USE_READ);
-    if (!s)
-        return PROMO_INTERNAL;
-    bind_text(s, 1, r->key);
-    bind_text(s, 2, r->customer_id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_DONE) {
-        sqlite3_reset(s);
-        return PROMO_OK;
-    }
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return db_fail(c, "code read");
-    }
-    struct campaign_counts cc;
-    row_to_campaign(s, a, &in->cp, &cc, NULL);
-    const int k0 = CAMPAIGN_NCOLS;
     struct code *k = &in->k;
     snprintf(k->code, sizeof k->code, "%s", (const char *)sqlite3_column_text(s, k0));
-    snprintf(k->campaign_id, sizeof k->campaign_id, "%s", in->cp.id);
     k->customer_id = col_text(s, k0 + 1, a);
     k->max_uses = col_opt(s, k0 + 2, PROMO_UNLIMITED);
     k->uses = sqlite3_column_int64(s, k0 + 3);
@@ -60,47 +43,64 @@ static enum promo_err read_inputs(struct conn *c, struct arena *a, const struct 
     k->issued_at = sqlite3_column_int64(s, k0 + 6);
     k->expires_at = col_opt(s, k0 + 7, PROMO_TIME_MAX);
     in->u.customer_redemptions = r->customer_id ? sqlite3_column_int64(s, k0 + 8) : 0;
+    in->found = true;
+}
+
+/* Runs sql (?1 the code's key, ?2 the customer) and leaves *row on its one
+ * row, to be reset by the caller; *row NULL when there is no such code. */
+static enum promo_err code_row(struct conn *c, const char *sql, const struct use_req *r, sqlite3_stmt **row)
+{
+    *row = NULL;
+    sqlite3_stmt *s = conn_stmt(c, sql);
+    if (!s)
+        return PROMO_INTERNAL;
+    bind_text(s, 1, r->key);
+    bind_text(s, 2, r->customer_id);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *row = s;
+        return PROMO_OK;
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? PROMO_OK : db_fail(c, "code read");
+}
+
+/* Reads code, campaign and counts into *in (in->found false: no such
+ * code). PROMO_OK unless the store failed. */
+static enum promo_err read_inputs(struct conn *c, struct arena *a, const struct use_req *r, struct use_inputs *in)
+{
+    memset(in, 0, sizeof(*in));
+    sqlite3_stmt *s;
+    enum promo_err rc = code_row(c, SQL_USE_READ, r, &s);
+    if (rc != PROMO_OK || !s)
+        return rc;
+    struct campaign_counts cc;
+    row_to_campaign(s, a, &in->cp, &cc, NULL);
+    row_to_code(s, CAMPAIGN_NCOLS, a, r, in);
+    snprintf(in->k.campaign_id, sizeof in->k.campaign_id, "%s", in->cp.id);
     sqlite3_reset(s);
     in->u.campaign_redemptions = cc.redeemed + cc.held;
     in->u.campaign_discount = cc.discount_total + cc.held_discount;
-    in->found = true;
     return PROMO_OK;
 }
 
 /* The code and the customer's count without the campaign, for a
  * validation that takes the campaign from the validation cache. */
 static const char SQL_CODE_READ[] =
-    "SELECT k.campaign_id, k.code, k.customer_id, k.max_uses, k.uses, k.held, k.disabled, k.issued_at,"
-    " k.expires_at, coalesce(u.uses + u.held, 0)"
+    "SELECT k.campaign_id, " CODE_COLS ", coalesce(u.uses + u.held, 0)"
     " FROM codes k LEFT JOIN customer_usage u ON ?2 IS NOT NULL AND u.campaign_id = k.campaign_id"
     " AND u.customer_id = ?2 WHERE k.code_key = ?1";
 
 static enum promo_err read_code(struct conn *c, struct arena *a, const struct use_req *r, struct use_inputs *in)
 {
     memset(in, 0, sizeof(*in));
-    sqlite3_stmt *s = conn_stmt(c, SQL_CODE_READ);
-    if (!s)
-        return PROMO_INTERNAL;
-    bind_text(s, 1, r->key);
-    bind_text(s, 2, r->customer_id);
-    int step = sqlite3_step(s);
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return step == SQLITE_DONE ? PROMO_OK : db_fail(c, "code read");
-    }
-    struct code *k = &in->k;
-    snprintf(k->campaign_id, sizeof k->campaign_id, "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(k->code, sizeof k->code, "%s", (const char *)sqlite3_column_text(s, 1));
-    k->customer_id = col_text(s, 2, a);
-    k->max_uses = col_opt(s, 3, PROMO_UNLIMITED);
-    k->uses = sqlite3_column_int64(s, 4);
-    in->u.code_uses = k->uses + sqlite3_column_int64(s, 5);
-    k->disabled = sqlite3_column_int64(s, 6) != 0;
-    k->issued_at = sqlite3_column_int64(s, 7);
-    k->expires_at = col_opt(s, 8, PROMO_TIME_MAX);
-    in->u.customer_redemptions = r->customer_id ? sqlite3_column_int64(s, 9) : 0;
+    sqlite3_stmt *s;
+    enum promo_err rc = code_row(c, SQL_CODE_READ, r, &s);
+    if (rc != PROMO_OK || !s)
+        return rc;
+    snprintf(in->k.campaign_id, sizeof in->k.campaign_id, "%s", (const char *)sqlite3_column_text(s, 0));
+    row_to_code(s, 1, a, r, in);
     sqlite3_reset(s);
-    in->found = true;
     return PROMO_OK;
 }
 
