@@ -20,16 +20,36 @@ void api_json(struct api_resp *w, int status, json_t *body)
     w->json = body;
 }
 
-void api_gen_answer(struct api_resp *w, int status, struct yajl_gen_t *g, bool gen_ok)
+char *api_gen_text(struct yajl_gen_t *g, size_t *len)
 {
     const unsigned char *buf = NULL;
     size_t n = 0;
     char *text = NULL;
-    if (g && gen_ok && yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok && (text = malloc(n + 2)) != NULL) {
+    if (yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok && (text = malloc(n + 2)) != NULL) {
         memcpy(text, buf, n);
         text[n] = '\n';
         text[n + 1] = 0;
+        *len = n + 1;
     }
+    return text;
+}
+
+int api_gen_int(struct yajl_gen_t *g, long long v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    return yajl_gen_number(g, p, (size_t)(buf + sizeof buf - p));
+}
+
+void api_gen_answer(struct api_resp *w, int status, struct yajl_gen_t *g, bool gen_ok)
+{
+    size_t n = 0;
+    char *text = g && gen_ok ? api_gen_text(g, &n) : NULL;
     if (g)
         yajl_gen_free(g);
     if (!text)
@@ -39,7 +59,7 @@ void api_gen_answer(struct api_resp *w, int status, struct yajl_gen_t *g, bool g
     w->json = NULL;
     w->status = status;
     w->text = text;
-    w->text_len = n + 1;
+    w->text_len = n;
     w->content_type = NULL;
 }
 

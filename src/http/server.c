@@ -129,7 +129,7 @@ static yajl_gen_status gen_value(yajl_gen g, json_t *v)
     case JSON_STRING:
         return yajl_gen_string(g, (const unsigned char *)json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return yajl_gen_integer(g, (long long)json_integer_value(v));
+        return (yajl_gen_status)api_gen_int(g, (long long)json_integer_value(v));
     case JSON_REAL: {
         char b[40];
         int n = snprintf(b, sizeof b - 2, "%.10g", json_real_value(v));
@@ -155,23 +155,20 @@ static char *answer_text(json_t *j, size_t *len)
     char *text = NULL;
     size_t n = 0;
     yajl_gen g = yajl_gen_alloc(NULL);
-    if (g && gen_value(g, j) == yajl_gen_status_ok) {
-        const unsigned char *buf;
-        yajl_gen_get_buf(g, &buf, &n);
-        if ((text = malloc(n + 2)) != NULL)
-            memcpy(text, buf, n);
+    if (g && gen_value(g, j) == yajl_gen_status_ok && (text = api_gen_text(g, &n)) != NULL) {
+        yajl_gen_free(g);
+        *len = n;
+        return text;
     }
     if (g)
         yajl_gen_free(g);
-    if (!text) {
-        char *t = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        if (!t)
-            return NULL;
-        n = strlen(t);
-        if (!(text = realloc(t, n + 2))) {
-            free(t);
-            return NULL;
-        }
+    char *t = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (!t)
+        return NULL;
+    n = strlen(t);
+    if (!(text = realloc(t, n + 2))) {
+        free(t);
+        return NULL;
     }
     text[n] = '\n';
     text[n + 1] = 0;

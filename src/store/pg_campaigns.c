@@ -167,39 +167,45 @@ static enum promo_err campaign_write(struct pgc *c, const char *sql, const struc
 
 static const char SQL_CAMPAIGN_GET[] = "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = $1";
 static const char SQL_CAMPAIGN_LOCK[] = "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = $1 FOR UPDATE";
-static const char SQL_SHARD_SUMS[] =
-    "SELECT coalesce(sum(redeemed), 0), coalesce(sum(rolled_back), 0), coalesce(sum(discount_total), 0),"
+/* A campaign's counters summed over its shards, in the order sums_at
+ * reads them. */
+#define SHARD_SUMS                                                                                          \
+    "coalesce(sum(redeemed), 0), coalesce(sum(rolled_back), 0), coalesce(sum(discount_total), 0),"         \
     " coalesce(sum(revenue), 0), coalesce(sum(held), 0), coalesce(sum(held_discount), 0)"
-    " FROM campaign_shards WHERE campaign_id = $1";
+
+/* SHARD_SUMS from column c0 of row 0 into k. */
+static void sums_at(PGresult *r, int c0, struct campaign_counts *k)
+{
+    k->redeemed = pg_i64(r, 0, c0);
+    k->rolled_back = pg_i64(r, 0, c0 + 1);
+    k->discount_total = pg_i64(r, 0, c0 + 2);
+    k->revenue = pg_i64(r, 0, c0 + 3);
+    k->held = pg_i64(r, 0, c0 + 4);
+    k->held_discount = pg_i64(r, 0, c0 + 5);
+}
+
+static const char SQL_SHARD_SUMS[] = "SELECT " SHARD_SUMS " FROM campaign_shards WHERE campaign_id = $1";
 
 static enum promo_err shard_sums(struct pgc *c, const char *id, struct campaign_counts *k)
 {
     PGresult *r = pq(c, SQL_SHARD_SUMS, "s", id);
     if (!r)
         return PROMO_INTERNAL;
-    k->redeemed = pg_i64(r, 0, 0);
-    k->rolled_back = pg_i64(r, 0, 1);
-    k->discount_total = pg_i64(r, 0, 2);
-    k->revenue = pg_i64(r, 0, 3);
-    k->held = pg_i64(r, 0, 4);
-    k->held_discount = pg_i64(r, 0, 5);
+    sums_at(r, 0, k);
     PQclear(r);
     return PROMO_OK;
 }
 
 /* The campaign and its shards' sums in one round trip. */
 static const char SQL_CAMPAIGN_COUNTS[] =
-    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns, LATERAL (SELECT coalesce(sum(redeemed), 0),"
-    " coalesce(sum(rolled_back), 0), coalesce(sum(discount_total), 0), coalesce(sum(revenue), 0),"
-    " coalesce(sum(held), 0), coalesce(sum(held_discount), 0) FROM campaign_shards WHERE campaign_id = $1) s"
-    " WHERE id = $1";
+    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns, LATERAL (SELECT " SHARD_SUMS
+    " FROM campaign_shards WHERE campaign_id = $1) s WHERE id = $1";
 
 /* SQL_CAMPAIGN_COUNTS of the campaign of the code whose key is $1. */
 const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[] =
-    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns,"
-    " LATERAL (SELECT coalesce(sum(redeemed), 0), coalesce(sum(rolled_back), 0), coalesce(sum(discount_total), 0),"
-    " coalesce(sum(revenue), 0), coalesce(sum(held), 0), coalesce(sum(held_discount), 0) FROM campaign_shards sh"
-    " WHERE sh.campaign_id = campaigns.id) s WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
+    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns, LATERAL (SELECT " SHARD_SUMS
+    " FROM campaign_shards sh WHERE sh.campaign_id = campaigns.id) s"
+    " WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
 
 enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campaign *out,
                                       struct campaign_counts *counts)
@@ -208,12 +214,7 @@ enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campa
         return PROMO_NOT_FOUND;
     memset(counts, 0, sizeof(*counts));
     row_to_campaign(r, 0, a, out, &counts->issued, NULL);
-    counts->redeemed = pg_i64(r, 0, 29);
-    counts->rolled_back = pg_i64(r, 0, 30);
-    counts->discount_total = pg_i64(r, 0, 31);
-    counts->revenue = pg_i64(r, 0, 32);
-    counts->held = pg_i64(r, 0, 33);
-    counts->held_discount = pg_i64(r, 0, 34);
+    sums_at(r, 29, counts); /* after the 29 columns of CAMPAIGN_COLS */
     return PROMO_OK;
 }
 

@@ -366,3 +366,59 @@ def test_a_second_server_on_the_same_sqlite_file_is_refused(srv):
     finally:
         second.stop()
         srv.start()
+
+
+def test_migration_010_keeps_usage_and_orders(srv):
+    """Migration 010 rebuilds customer_usage and customer_orders keyed by
+    their primary key. A database from before it (rowid tables, version 10
+    not applied) keeps every row: the per-customer limit still counts the
+    earlier use, and the customer's orders are all there."""
+    if harness.on_pg():
+        return  # 010_keyed_usage is SQLite's
+    import sqlite3
+    s = harness.Server()
+    s.start()
+    try:
+        c = create_campaign(s, limits={"per_customer": 1})
+        a = add_code(s, c["id"], max_uses=None)["code"]
+        for i in range(3):
+            expect(s.request("POST", "/v1/redemptions", use_body(a, 10000, oid="mig-o%d" % i,
+                                                                 customer_id="mig-%d" % i)), 201)
+        s.stop()
+        db = sqlite3.connect(s.db)
+        usage = sorted(db.execute("SELECT * FROM customer_usage").fetchall())
+        orders = sorted(db.execute("SELECT * FROM customer_orders").fetchall())
+        assert len(usage) == 3 and len(orders) == 3, (usage, orders)
+        db.executescript("""
+            BEGIN;
+            DROP TABLE customer_usage;
+            CREATE TABLE customer_usage (campaign_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+                uses BIGINT NOT NULL DEFAULT 0, held BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (campaign_id, customer_id));
+            DROP TABLE customer_orders;
+            CREATE TABLE customer_orders (customer_id TEXT NOT NULL, order_id TEXT NOT NULL,
+                amount BIGINT NOT NULL, at BIGINT NOT NULL, source TEXT NOT NULL,
+                PRIMARY KEY (customer_id, order_id));
+            DELETE FROM schema_migrations WHERE version = 10;
+            COMMIT;""")
+        db.executemany("INSERT INTO customer_usage VALUES (?,?,?,?)", usage)
+        db.executemany("INSERT INTO customer_orders VALUES (?,?,?,?,?)", orders)
+        db.commit()
+        db.close()
+        s.start()  # applies 010 again, to rowid tables holding the rows
+        invalid = expect(s.request("POST", "/v1/validate", use_body(a, 10000, customer_id="mig-1")), 200)
+        assert invalid.get("reason") == "customer_limit_reached", invalid
+        s.stop()
+        db = sqlite3.connect(s.db)
+        try:
+            for t in ("customer_usage", "customer_orders"):
+                sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (t,)).fetchone()[0]
+                assert "WITHOUT ROWID" in sql, sql
+            assert sorted(db.execute("SELECT * FROM customer_usage").fetchall()) == usage
+            assert sorted(db.execute("SELECT * FROM customer_orders").fetchall()) == orders
+            assert db.execute("SELECT count(*) FROM schema_migrations WHERE version = 10").fetchone()[0] == 1
+        finally:
+            db.close()
+    finally:
+        if s.alive():
+            s.stop()
