@@ -845,18 +845,27 @@ static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct u
 static const char SQL_CUSTOMER_LOCK_BY_CODE[] =
     "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"
     " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
-static const char SQL_REDEEM_WRITE[] =
-    "SELECT * FROM promo_redeem_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)";
-/* The customer's facts as promo_redeem_write will recompute them, before
- * this order ($2: whether the customer has it already): order_count,
- * total_spent, last_order_at, signup_at, attributes, computed, spent_365d
- * (orders after $3), has. */
-static const char SQL_FACTS_BEFORE[] =
-    "SELECT o.n, o.total, o.last, coalesce(u.signup_at, 0), u.attributes, u.computed, o.spent, o.has FROM"
-    " (SELECT count(*) n, coalesce(sum(amount), 0) total, coalesce(max(at), 0) last,"
-    " coalesce(sum(amount) FILTER (WHERE at > $3), 0) spent, coalesce(bool_or(order_id = $2), false) has"
-    " FROM customer_orders WHERE customer_id = $1) o LEFT JOIN customers u ON u.id = $1";
+static const char SQL_REDEEM_USE[] =
+    "SELECT * FROM promo_redeem_use($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)";
+/* SQL_CUSTOMER_LOCK_BY_CODE and, in the same statement, the customer's
+ * facts before this order as promo_redeem_use (migration 011) moves them:
+ * usage (uses + held), order_count, total_spent, last_order_at, signup_at,
+ * attributes, computed, spent_365d (orders after $4), has (whether $3 is
+ * already one of the customer's orders), xmin (the customers row's
+ * version; NULL without a row). The facts are read with the snapshot the
+ * statement took before it waited for the usage lock, so they may be
+ * older than the lock: promo_redeem_use takes the customer's row only at
+ * that xmin and otherwise sends the request down the step-by-step path. */
+static const char SQL_USAGE_FACTS[] =
+    "WITH u AS (INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes"
+    " WHERE code_key = $1 ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses"
+    " RETURNING uses + held AS n)"
+    " SELECT u.n, coalesce(c.order_count, 0), coalesce(c.total_spent, 0), coalesce(c.last_order_at, 0),"
+    " coalesce(c.signup_at, 0), c.attributes, c.computed,"
+    " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $2 AND at > $4),"
+    " EXISTS (SELECT 1 FROM customer_orders WHERE customer_id = $2 AND order_id = $3), c.xmin::text"
+    " FROM u LEFT JOIN customers c ON c.id = $2";
 
 /* SQL_REPLAY_IDS and whether a live webhook wants what a redemption
  * writes (promo_redeem_write leaves that fan-out to the step-by-step
@@ -869,16 +878,18 @@ static const char SQL_REPLAY_HOOKS[] =
     " EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"
     " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
 
-enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_FACTS, F_N };
+enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_N };
 
-/* What the customer's facts will be after this redemption's order (as
- * promo_redeem_write's p_x_* parameters: the function checks the
- * prediction, so COMMIT may go with the write) and, when the computed
- * segments move, the moves (p_new_computed, p_entered, p_left, p_move_ids as
- * array literals). check: predicted (false: out of memory). */
+/* What the customer's facts will be after this redemption's order (from
+ * the SQL_USAGE_FACTS row: promo_redeem_use moves the row at that version
+ * only) and, when the computed segments move, the moves (p_new_computed,
+ * p_entered, p_left, p_move_ids as array literals), written by the
+ * function so that COMMIT goes with it. check: the segments were predicted
+ * (false: out of memory; C follows them after the call). */
 struct facts_after {
-    bool check;
+    bool check, new_order;
     int64_t n, total, last, signup, spent;
+    const char *xmin;
     const char *computed, *attributes;
     const char *after, *entered, *left, *move_ids;
 };
@@ -918,25 +929,27 @@ static void moves_fill(struct arena *a, const char *after, struct facts_after *x
     x->move_ids = arena_printf(a, "%s}", ids);
 }
 
-/* Fills *x from the SQL_FACTS_BEFORE row fx and the order paying `paid`;
+/* Fills *x from the SQL_USAGE_FACTS row fx and the order paying `paid`;
  * returns x->check. */
 static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx, PGresult *rules,
                           struct facts_after *x)
 {
-    x->n = pg_i64(fx, 0, 0);
-    x->total = pg_i64(fx, 0, 1);
-    x->last = pg_i64(fx, 0, 2);
-    x->signup = pg_i64(fx, 0, 3);
-    x->spent = pg_i64(fx, 0, 6);
-    if (strcmp(PQgetvalue(fx, 0, 7), "t") != 0) { /* the order is new to the customer */
+    x->n = pg_i64(fx, 0, 1);
+    x->total = pg_i64(fx, 0, 2);
+    x->last = pg_i64(fx, 0, 3);
+    x->signup = pg_i64(fx, 0, 4);
+    x->spent = pg_i64(fx, 0, 7);
+    x->new_order = strcmp(PQgetvalue(fx, 0, 8), "t") != 0;
+    x->xmin = pg_text(fx, 0, 9, a);
+    if (x->new_order) {
         x->n++;
         x->total += paid;
         x->last = x->last > r->now ? x->last : r->now;
         x->spent += paid;
     }
     /* A customer made by this redemption starts with the columns' defaults. */
-    x->attributes = PQgetisnull(fx, 0, 4) ? "{}" : pg_text(fx, 0, 4, a);
-    x->computed = PQgetisnull(fx, 0, 5) ? "[]" : pg_text(fx, 0, 5, a);
+    x->attributes = PQgetisnull(fx, 0, 5) ? "{}" : pg_text(fx, 0, 5, a);
+    x->computed = PQgetisnull(fx, 0, 6) ? "[]" : pg_text(fx, 0, 6, a);
     struct seg_facts f = {.order_count = x->n, .total_spent = x->total, .spent_365d = x->spent,
                           .signup_at = x->signup, .last_order_at = x->last};
     const char *after = pg_customer_computed(a, rules, &f, x->attributes, r->now);
@@ -992,7 +1005,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     util_rand_id("evt_", cevt, sizeof cevt);
     int64_t cost = use_cost(red.discount_type, red.discount, red.points);
     int64_t start = (int64_t)util_rand_uniform((uint32_t)st->shards);
-    int64_t paid = red.order_amount - red.discount, since = r->now - 365 * 86400;
+    int64_t paid = red.order_amount - red.discount;
     /* Without a customer, or with the customer's facts and segments
      * predicted, nothing is left to do after the write: COMMIT goes in the
      * same round trip. */
@@ -1001,12 +1014,11 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
     PGresult *q[1];
-    pq_stmt(&s[0], SQL_REDEEM_WRITE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "i" "s" "iiiii" "ss" "ssss", r->key,
-            red.code, red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency,
-            red.discount_type, red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt,
-            data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, since,
-            x.check ? "t" : "f", x.n, x.total, x.last, x.signup, x.spent, x.computed, x.attributes, x.after,
-            x.entered, x.left, x.move_ids);
+    pq_stmt(&s[0], SQL_REDEEM_USE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "ssi" "ssss", r->key, red.code,
+            red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type,
+            red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt, data ? data : "{}",
+            cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, x.xmin, x.new_order ? "t" : "f", x.spent,
+            x.after, x.entered, x.left, x.move_ids);
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
@@ -1048,8 +1060,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
     pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
     if (r->customer_id) {
-        pq_stmt(&s[n++], SQL_CUSTOMER_LOCK_BY_CODE, "ss", r->key, r->customer_id);
-        pq_stmt(&s[n++], SQL_FACTS_BEFORE, "ssi", r->customer_id, r->order->id, r->now - 365 * 86400);
+        pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, r->now - 365 * 86400);
     }
     *done = false;
     if (pq_pipe(c, s, n, q, false) != 0)
@@ -1071,7 +1082,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     if (rc == PROMO_OK) {
         bool hooks = strcmp(PQgetvalue(q[F_REPLAY], 0, 2), "t") == 0;
         if (ua->res->v.reason == PROMO_OK && !hooks) {
-            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_FACTS]);
+            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_USAGE]);
         } else {
             rc = redeem_decided(st, c, ua, &cp);
             if (rc == PROMO_OK && r->idem_key)
