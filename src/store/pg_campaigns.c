@@ -207,6 +207,11 @@ const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[] =
     " FROM campaign_shards sh WHERE sh.campaign_id = campaigns.id) s"
     " WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
 
+const char PG_SQL_CAMPAIGN_COUNTS_REPLAY[] =
+    "SELECT " CAMPAIGN_COLS ", s.*, " PG_REPLAY_HOOKS_COLS " FROM campaigns, LATERAL (SELECT " SHARD_SUMS
+    " FROM campaign_shards sh WHERE sh.campaign_id = campaigns.id) s"
+    " WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
+
 enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campaign *out,
                                       struct campaign_counts *counts)
 {
@@ -214,7 +219,7 @@ enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campa
         return PROMO_NOT_FOUND;
     memset(counts, 0, sizeof(*counts));
     row_to_campaign(r, 0, a, out, &counts->issued, NULL);
-    sums_at(r, 29, counts); /* after the 29 columns of CAMPAIGN_COLS */
+    sums_at(r, 29, counts); /* after the 29 columns of CAMPAIGN_COLS; 6 of them (PG_CAMPAIGN_COUNTS_NCOLS) */
     return PROMO_OK;
 }
 

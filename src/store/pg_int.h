@@ -145,6 +145,18 @@ enum promo_err pg_campaign_read(struct pgc *c, struct arena *a, const char *id, 
  * the code whose key is $1, for a pipeline; pg_campaign_counts_row reads
  * its row (PROMO_NOT_FOUND: no rows). */
 extern const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[];
+/* Whether the code $1 and order $2 already have a standing redemption or a
+ * live hold (their ids, else NULL), and whether a live webhook wants what a
+ * redemption writes: three columns for pg_redeem.c's fast path. */
+#define PG_REPLAY_HOOKS_COLS                                                                                        \
+    "(SELECT id FROM redemptions WHERE code_key = $1 AND order_id = $2 AND status = 'succeeded'),"                  \
+    " (SELECT id FROM reservations WHERE code_key = $1 AND order_id = $2 AND state = 'held'),"                       \
+    " EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"                                                      \
+    " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])"
+/* PG_SQL_CAMPAIGN_COUNTS_BY_CODE followed by PG_REPLAY_HOOKS_COLS (from
+ * column PG_CAMPAIGN_COUNTS_NCOLS on), in one statement. */
+extern const char PG_SQL_CAMPAIGN_COUNTS_REPLAY[];
+#define PG_CAMPAIGN_COUNTS_NCOLS 35
 enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campaign *out,
                                       struct campaign_counts *counts);
 /* Slices the campaign's limits over its shards (locking them all), so that

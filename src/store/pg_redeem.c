@@ -867,18 +867,11 @@ static const char SQL_USAGE_FACTS[] =
     " EXISTS (SELECT 1 FROM customer_orders WHERE customer_id = $2 AND order_id = $3), c.xmin::text"
     " FROM u LEFT JOIN customers c ON c.id = $2";
 
-/* SQL_REPLAY_IDS and whether a live webhook wants what a redemption
- * writes (promo_redeem_write leaves that fan-out to the step-by-step
- * path). A statement of its own after the code's lock, never a part of
- * it: a statement that waited for the lock still reads with the snapshot
- * it took before, and would miss the redemption the lock's holder made. */
-static const char SQL_REPLAY_HOOKS[] =
-    "SELECT (SELECT id FROM redemptions WHERE code_key = $1 AND order_id = $2 AND status = 'succeeded'),"
-    " (SELECT id FROM reservations WHERE code_key = $1 AND order_id = $2 AND state = 'held'),"
-    " EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL"
-    " AND event_types::jsonb ?| array['redeemed', 'customer_created', '*'])";
-
-enum { F_CODE, F_REPLAY, F_CAMP, F_RULES, F_USAGE, F_N };
+/* The fast path's pipeline. F_CAMP (PG_SQL_CAMPAIGN_COUNTS_REPLAY) is a
+ * statement of its own after the code's lock, never a part of it: a
+ * statement that waited for the lock still reads with the snapshot it took
+ * before, and would miss the redemption the lock's holder made. */
+enum { F_CODE, F_CAMP, F_RULES, F_USAGE, F_N };
 
 /* What the customer's facts will be after this redemption's order (from
  * the SQL_USAGE_FACTS row: promo_redeem_use moves the row at that version
@@ -1056,8 +1049,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     PGresult *q[F_N] = {0};
     int n = F_USAGE;
     pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
-    pq_stmt(&s[F_REPLAY], SQL_REPLAY_HOOKS, "ss", r->key, r->order->id);
-    pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_BY_CODE, "s", r->key);
+    pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_REPLAY, "ss", r->key, r->order->id);
     pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
     if (r->customer_id) {
         pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, r->now - 365 * 86400);
@@ -1067,7 +1059,9 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
         return PROMO_INTERNAL;
     bool found = PQntuples(q[F_CODE]) == 1;
     bool lapsed = found && strcmp(PQgetvalue(q[F_CODE], 0, 9), "t") == 0;
-    bool replay = !PQgetisnull(q[F_REPLAY], 0, 0) || !PQgetisnull(q[F_REPLAY], 0, 1);
+    const int rc0 = PG_CAMPAIGN_COUNTS_NCOLS;
+    /* No campaign row (no such code): the step-by-step path says so. */
+    bool replay = PQntuples(q[F_CAMP]) != 1 || !PQgetisnull(q[F_CAMP], 0, rc0) || !PQgetisnull(q[F_CAMP], 0, rc0 + 1);
     if (lapsed || replay || !found) {
         /* Rare: the step-by-step path, under the lock already taken. */
         *pre = q[F_CODE];
@@ -1080,7 +1074,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     struct campaign cp;
     enum promo_err rc = decide_with(c, ua->a, r, true, q[F_CODE], &pr, ua->res, &cp);
     if (rc == PROMO_OK) {
-        bool hooks = strcmp(PQgetvalue(q[F_REPLAY], 0, 2), "t") == 0;
+        bool hooks = strcmp(PQgetvalue(q[F_CAMP], 0, rc0 + 2), "t") == 0;
         if (ua->res->v.reason == PROMO_OK && !hooks) {
             rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_USAGE]);
         } else {
