@@ -143,3 +143,36 @@ def test_first_and_second_orders_move_segments_in_order(srv):
     moves = [(e["type"], e["subject_id"]) for e in events_of(srv, cid) if e["type"].startswith("segment_")]
     assert moves == [("segment_entered", "new"), ("segment_left", "new"), ("segment_entered", "repeat"),
                      ("segment_entered", "vip")], moves
+
+
+def test_facts_moved_by_each_order_stay_the_sums_of_the_orders(srv):
+    """PostgreSQL's fast path moves the stored facts by the new order
+    (migration 011) instead of summing every order: after a purchase, a
+    rollback and an order already known, they must still be the sums."""
+    _, code = unlimited_code(srv)
+    cid = uniq("cust-")
+    expect(srv.post("/v1/events", {"id": uniq("ev-"), "type": "purchase", "customer_id": cid,
+                                   "properties": {"order_id": uniq("p-"), "amount": 5000}}), 201)
+    first = expect(redeem(srv, code, 20000, customer_id=cid, oid=uniq("a-")), 201)
+    known = uniq("b-")
+    expect(redeem(srv, code, 30000, customer_id=cid, oid=known), 201)
+    f = get_customer(srv, cid)["facts"]
+    assert f["order_count"] == 3 and f["total_spent"] == 5000 + 19000 + 29000, f
+    expect(srv.post("/v1/redemptions/%s/rollback" % first["id"], {"reason": "order_cancelled"}), 200)
+    f = get_customer(srv, cid)["facts"]
+    assert f["order_count"] == 2 and f["total_spent"] == 5000 + 29000, f
+    # A second code on the order already counted: no new order.
+    _, code2 = unlimited_code(srv)
+    expect(redeem(srv, code2, 30000, customer_id=cid, oid=known), 201)
+    f = get_customer(srv, cid)["facts"]
+    assert f["order_count"] == 2 and f["total_spent"] == 5000 + 29000, f
+    expect(redeem(srv, code, 40000, customer_id=cid, oid=uniq("c-")), 201)
+    f = get_customer(srv, cid)["facts"]
+    assert f["order_count"] == 3 and f["total_spent"] == 5000 + 29000 + 39000, f
+    assert f["first_order_at"] <= f["last_order_at"], f
+    # An attribute change between two orders (a new row version) still counts.
+    r = srv.request("PUT", "/v1/customers/" + cid, {"attributes": {"tier": "gold"}})
+    assert r.status in (200, 201), r
+    expect(redeem(srv, code, 10000, customer_id=cid, oid=uniq("d-")), 201)
+    f = get_customer(srv, cid)["facts"]
+    assert f["order_count"] == 4 and f["total_spent"] == 5000 + 29000 + 39000 + 9000, f
