@@ -48,6 +48,16 @@ void api_metrics(struct api_req *r, struct api_resp *w)
                "# HELP promo_store_commit_seconds_total Of that, time in COMMIT (fsync).\n"
                "# TYPE promo_store_commit_seconds_total counter\npromo_store_commit_seconds_total %.6f\n",
             busy / 1e9, commit / 1e9);
+    uint64_t hits, misses;
+    bool on;
+    store_token_cache_stats(c->st, &hits, &misses, &on);
+    fprintf(f, "# HELP promo_token_cache_hits_total Token lookups answered from memory.\n"
+               "# TYPE promo_token_cache_hits_total counter\npromo_token_cache_hits_total %llu\n"
+               "# HELP promo_token_cache_misses_total Token lookups that read the store.\n"
+               "# TYPE promo_token_cache_misses_total counter\npromo_token_cache_misses_total %llu\n"
+               "# HELP promo_token_cache_on 1 while found tokens are cached (PostgreSQL: the listener is listening).\n"
+               "# TYPE promo_token_cache_on gauge\npromo_token_cache_on %d\n",
+            (unsigned long long)hits, (unsigned long long)misses, on ? 1 : 0);
     fprintf(f, "# HELP promo_uptime_seconds Seconds since the server started.\n# TYPE promo_uptime_seconds gauge\n"
                "promo_uptime_seconds %lld\n", (long long)(time_now() - c->started_at));
     api_guard_metrics(c, f);

@@ -21,6 +21,7 @@
     X(token_list, (struct arena *a, const char *kind, const char *cursor, int limit, struct token **out, size_t *n, const char **next), (a, kind, cursor, limit, out, n, next)) \
     X(token_revoke, (struct arena *a, const char *id, int64_t now, const char *actor, struct token *out), (a, id, now, actor, out)) \
     V(token_touch, (const char *id, int64_t now), (id, now)) \
+    V(token_cache_stats, (uint64_t *hits, uint64_t *misses, bool *listening), (hits, misses, listening)) \
     X(oauth_client_create, (const struct oauth_client *c, const char *secret_hash, const char *actor), (c, secret_hash, actor)) \
     X(oauth_client_get, (struct arena *a, const char *id, struct oauth_client *out, char *secret_hash), (a, id, out, secret_hash)) \
     X(oauth_client_list, (struct arena *a, const char *cursor, int limit, struct oauth_client **out, size_t *n, const char **next), (a, cursor, limit, out, n, next)) \

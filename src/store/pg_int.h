@@ -57,6 +57,7 @@ struct pg_store {
     uint64_t pqueued, pdropped;
 
     struct pg_audit *audit; /* audit rows waiting for the poster (pg_audit.c) */
+    struct pg_tokcache *tokcache; /* tokens by secret hash, and their listener (pg_tokens.c) */
 
     /* for metrics (store_writer_stats): transactions, retries, time */
     uint64_t txs, retries, busy_ns, commit_ns;
@@ -164,6 +165,12 @@ enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campa
 enum promo_err pg_shards_reslice(struct pgc *c, const char *campaign_id, int extra_shard, int64_t extra_uses,
                                  int64_t extra_cost, bool *fits);
 /* The audit queue: made before the poster starts, closed after it stopped. */
+/* The token cache and its listener thread (pg_tokens.c): open (-1: out of
+ * memory; a listener that cannot start leaves the cache off), drop every
+ * entry (after this server changed a token), close. */
+int pg_tokcache_open(struct pg_store *st);
+void pg_tokcache_drop(struct pg_store *st);
+void pg_tokcache_close(struct pg_store *st);
 int pg_audit_open(struct pg_store *st);
 void pg_audit_close(struct pg_store *st);
 /* Ends lapsed holds (up to `max`), skipping codes another transaction holds. */

@@ -1,14 +1,33 @@
 /* pg_tokens.c — bearer tokens and OAuth 2.0 clients on PostgreSQL. As on
- * SQLite, only hashes of secrets arrive here, every change writes its
- * event in its transaction, and nothing is cached: a revoke is seen by
- * every server at its next call. */
+ * SQLite, only hashes of secrets arrive here and every change writes its
+ * event in its transaction.
+ *
+ * Tokens looked up by their secret's hash are kept in memory (the token
+ * cache below), because that lookup is one more round trip and statement
+ * on every request. A revoke must still be seen at once, by every server:
+ * - migration 012 makes every change to a token that matters NOTIFY
+ *   promo_tokens, and each server's listener thread (its own connection,
+ *   application_name promo-listener) drops the whole cache when it hears
+ *   it, milliseconds after the change commits;
+ * - this server's own changes drop it before they answer;
+ * - nothing is cached while the listener is not listening (not connected
+ *   yet, connection lost: it reconnects every second), and every drop
+ *   (an epoch) also voids the lookups in flight, which could have read
+ *   the row before the change;
+ * - no entry is used for more than TOKCACHE_MAX_AGE_S, whatever happens. */
+#include <errno.h>
 #include <jansson.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/pg_int.h"
+#include "store/tokcache.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define OAUTH_PRUNE_AFTER_S 86400
 
@@ -99,9 +118,138 @@ static enum promo_err token_read_pooled(struct pg_store *st, struct arena *a, co
     return rc;
 }
 
+/* ---- the token cache ------------------------------------------------------- */
+
+#define TOKCACHE_MAX_AGE_S 10
+#define LISTENER_PING_S 2
+
+struct pg_tokcache {
+    struct tokcache *cache;
+    pthread_t listener;
+    bool has_listener;
+    atomic_bool stop;
+};
+
+void pg_tokcache_drop(struct pg_store *st)
+{
+    if (st->tokcache)
+        tokcache_bump(st->tokcache->cache);
+}
+
 enum promo_err pg_token_find(struct pg_store *st, struct arena *a, const char *secret_hash, struct token *out)
 {
-    return token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
+    struct tokcache *tc = st->tokcache->cache;
+    /* The generation before the read: a drop while it runs voids what it read. */
+    uint64_t gen = tokcache_gen(tc);
+    if (tokcache_get(tc, gen, secret_hash, a, out))
+        return PROMO_OK;
+    enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
+    if (rc == PROMO_OK)
+        tokcache_put(tc, gen, secret_hash, out);
+    return rc;
+}
+
+void pg_token_cache_stats(struct pg_store *st, uint64_t *hits, uint64_t *misses, bool *on)
+{
+    tokcache_stats(st->tokcache->cache, hits, misses, on);
+}
+
+/* Waits for notices on db until it fails or the store stops; pings it
+ * every LISTENER_PING_S so that a silently dead connection is noticed. */
+static void listen_on(struct pg_tokcache *tc, PGconn *db)
+{
+    int64_t last_ping = time_mono_ns();
+    while (!atomic_load(&tc->stop)) {
+        struct pollfd p = {.fd = PQsocket(db), .events = POLLIN};
+        int n = poll(&p, 1, 200);
+        if (n < 0 && errno != EINTR)
+            return;
+        if (n > 0 && !PQconsumeInput(db))
+            return;
+        bool heard = false;
+        PGnotify *note;
+        while ((note = PQnotifies(db)) != NULL) {
+            heard = true;
+            PQfreemem(note);
+        }
+        if (heard)
+            tokcache_bump(tc->cache);
+        if (time_mono_ns() - last_ping >= (int64_t)LISTENER_PING_S * 1000000000) {
+            PGresult *r = PQexec(db, "SELECT 1");
+            bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+            PQclear(r);
+            if (!ok)
+                return;
+            last_ping = time_mono_ns();
+            while ((note = PQnotifies(db)) != NULL) { /* heard during the ping */
+                heard = true;
+                PQfreemem(note);
+            }
+            if (heard)
+                tokcache_bump(tc->cache);
+        }
+    }
+}
+
+static void *listener_main(void *arg)
+{
+    struct pg_store *st = arg;
+    struct pg_tokcache *tc = st->tokcache;
+    bool warned = false;
+    while (!atomic_load(&tc->stop)) {
+        const char *keys[] = {"dbname", "application_name", NULL};
+        const char *vals[] = {st->conninfo, "promo-listener", NULL};
+        PGconn *db = PQconnectdbParams(keys, vals, 1);
+        PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN promo_tokens") : NULL;
+        bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok) {
+            log_info("store: token listener listening; found tokens are cached");
+            warned = false;
+            tokcache_set_on(tc->cache, true);
+            listen_on(tc, db);
+        } else if (!warned) {
+            log_warn("store: token listener: %s (tokens are read on every call until it is back)",
+                     PQerrorMessage(db));
+            warned = true;
+        }
+        tokcache_set_on(tc->cache, false);
+        PQfinish(db);
+        for (int i = 0; i < 10 && !atomic_load(&tc->stop); i++)
+            usleep(100 * 1000);
+    }
+    return NULL;
+}
+
+int pg_tokcache_open(struct pg_store *st)
+{
+    struct pg_tokcache *tc = calloc(1, sizeof(*tc));
+    if (!tc || !(tc->cache = tokcache_new((int64_t)TOKCACHE_MAX_AGE_S * 1000000000))) {
+        free(tc);
+        return -1;
+    }
+    tokcache_set_on(tc->cache, false); /* until the listener listens */
+    atomic_init(&tc->stop, false);
+    st->tokcache = tc;
+    if (pthread_create(&tc->listener, NULL, listener_main, st) != 0) {
+        log_warn("store: cannot start the token listener; tokens are read on every call");
+        return 0;
+    }
+    tc->has_listener = true;
+    return 0;
+}
+
+void pg_tokcache_close(struct pg_store *st)
+{
+    struct pg_tokcache *tc = st->tokcache;
+    if (!tc)
+        return;
+    atomic_store(&tc->stop, true);
+    if (tc->has_listener)
+        pthread_join(tc->listener, NULL);
+    tokcache_free(tc->cache);
+    free(tc);
+    st->tokcache = NULL;
 }
 
 enum promo_err pg_token_get(struct pg_store *st, struct arena *a, const char *id, struct token *out)
@@ -207,7 +355,9 @@ enum promo_err pg_token_revoke(struct pg_store *st, struct arena *a, const char 
                                struct token *out)
 {
     struct revoke_args ra = {a, id, actor, now, out};
-    return pg_tx(st, tx_token_revoke, &ra);
+    enum promo_err rc = pg_tx(st, tx_token_revoke, &ra);
+    pg_tokcache_drop(st); /* before the answer, whatever the listener hears when */
+    return rc;
 }
 
 struct touch_args {
@@ -233,6 +383,7 @@ void pg_token_touch(struct pg_store *st, const char *id, int64_t now)
         return;
     ta->now = now;
     memcpy(ta->id, id, len + 1);
+    tokcache_touched(st->tokcache->cache, id, now);
     pg_post(st, tx_token_touch, ta, free);
 }
 
@@ -378,7 +529,9 @@ enum promo_err pg_oauth_client_delete(struct pg_store *st, struct arena *a, cons
 {
     struct client_delete_args da = {a, id, actor, now, out, revoked};
     *revoked = 0;
-    return pg_tx(st, tx_client_delete, &da);
+    enum promo_err rc = pg_tx(st, tx_client_delete, &da);
+    pg_tokcache_drop(st);
+    return rc;
 }
 
 static const char SQL_CLIENT_LIVE[] = "SELECT 1 FROM oauth_clients WHERE id = $1 AND deleted_at IS NULL FOR SHARE";

@@ -10,6 +10,7 @@
 
 #include "store/migrations.h"
 #include "store/sqlite_int.h"
+#include "store/tokcache.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -664,7 +665,7 @@ enum promo_err sqlite_open(const char *url, struct sqlite_store **out, char *err
         sqlite_close(st);
         return PROMO_INTERNAL;
     }
-    if (audit_queue_open(st) != 0 || token_cache_open(st) != 0 || vcache_open(st) != 0) {
+    if (audit_queue_open(st) != 0 || !(st->tokens = tokcache_new(0)) || vcache_open(st) != 0) {
         snprintf(err, errlen, "out of memory");
         sqlite_close(st);
         return PROMO_INTERNAL;
@@ -698,7 +699,8 @@ void sqlite_close(struct sqlite_store *st)
         pthread_join(st->writer, NULL);
     }
     audit_queue_close(st);
-    token_cache_close(st);
+    tokcache_free(st->tokens);
+    st->tokens = NULL;
     vcache_close(st);
     while (st->free_readers) {
         struct conn *c = st->free_readers;

@@ -65,7 +65,7 @@ struct sqlite_store {
     struct audit_queue *audit; /* audit rows waiting for the writer (sqlite_audit.c) */
 
     int lock_fd; /* holds flock(LOCK_EX) on the database file: one server per file */
-    struct token_cache *tokens; /* sqlite_tokens.c */
+    struct tokcache *tokens; /* found tokens (store/tokcache.h) */
     struct vcache *vcache;      /* sqlite_vcache.c */
 
     int wal_pages;             /* checkpoint past this many WAL frames (on_wal_commit) */
@@ -104,8 +104,6 @@ void vcache_put_campaign(struct sqlite_store *st, uint64_t version, const struct
 
 /* ---- the token cache (sqlite_tokens.c) ----------------------------------- */
 /* Made by sqlite_open, freed by sqlite_close. 0 or -1. */
-int token_cache_open(struct sqlite_store *st);
-void token_cache_close(struct sqlite_store *st);
 
 /* ---- connections --------------------------------------------------------- */
 /* The cached prepared statement for a static SQL string, reset and cleared.

@@ -10,14 +10,13 @@
  * call, because every change to the tokens table ends the cache's
  * generation before the change is answered. */
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/sqlite_int.h"
+#include "store/tokcache.h"
 #include "util/log.h"
-#include "util/strpack.h"
 
 /* Expired access tokens are pruned this long after they expired, so their
  * id can still be looked up for a while (GET /v1/tokens/{id}, the audit log). */
@@ -110,125 +109,12 @@ static const char SQL_TOKEN_BY_ID[] = "SELECT " TOKEN_COLS " FROM tokens WHERE i
 
 /* ---- the token cache ------------------------------------------------------------ */
 
-/* Found tokens by secret hash, direct-mapped. An entry is good while the
- * cache's generation is the one read *before* the row was read: every
- * change to the tokens table (all of them are in this file) bumps the
- * generation after its commit and before its caller is answered, so an
- * entry read before the change can never be used after it. That holds
+/* Found tokens are cached (store/tokcache.h): every change to the tokens
+ * table (all of them are in this file) ends the cache's generation after
+ * its commit and before its caller is answered. That is enough here
  * because this process is the file's only writer: sqlite_open takes an
- * exclusive lock on the file, and the PostgreSQL store, where several
- * servers share the rows, caches nothing. Only found tokens are cached: a
- * wrong secret always reaches the database (and the brute-force limiter). */
-#define TOKEN_CACHE_SLOTS 256
-
-struct token_slot {
-    uint64_t gen; /* 0: empty */
-    char hash[65];
-    struct token t; /* strings in `text` */
-    char *text;
-};
-
-struct token_cache {
-    pthread_mutex_t lock;
-    _Atomic uint64_t gen;
-    struct token_slot slot[TOKEN_CACHE_SLOTS];
-};
-
-int token_cache_open(struct sqlite_store *st)
-{
-    struct token_cache *tc = calloc(1, sizeof(*tc));
-    if (!tc)
-        return -1;
-    pthread_mutex_init(&tc->lock, NULL);
-    atomic_init(&tc->gen, 1);
-    st->tokens = tc;
-    return 0;
-}
-
-void token_cache_close(struct sqlite_store *st)
-{
-    struct token_cache *tc = st->tokens;
-    if (!tc)
-        return;
-    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++)
-        free(tc->slot[i].text);
-    pthread_mutex_destroy(&tc->lock);
-    free(tc);
-    st->tokens = NULL;
-}
-
-/* Every entry read before now is stale. Called after a change commits. */
-static void token_cache_bump(struct sqlite_store *st) { atomic_fetch_add(&st->tokens->gen, 1); }
-
-static struct token_slot *token_slot_of(struct token_cache *tc, const char *hash)
-{
-    /* The hash is hex of a cryptographic hash: its first bytes spread well. */
-    size_t h = 0;
-    for (int i = 0; i < 8 && hash[i]; i++)
-        h = h * 16 + (size_t)(hash[i] <= '9' ? hash[i] - '0' : (hash[i] | 0x20) - 'a' + 10);
-    return &tc->slot[h % TOKEN_CACHE_SLOTS];
-}
-
-/* Copies a cached token into `out` (strings in arena a). */
-static bool token_cache_get(struct token_cache *tc, uint64_t gen, const char *hash, struct arena *a,
-                            struct token *out)
-{
-    bool hit = false;
-    pthread_mutex_lock(&tc->lock);
-    struct token_slot *sl = token_slot_of(tc, hash);
-    if (sl->gen == gen && strcmp(sl->hash, hash) == 0) {
-        *out = sl->t;
-        out->id = arena_strdup(a, sl->t.id);
-        out->role = arena_strdup(a, sl->t.role);
-        out->name = sl->t.name ? arena_strdup(a, sl->t.name) : NULL;
-        out->kind = arena_strdup(a, sl->t.kind);
-        out->client_id = sl->t.client_id ? arena_strdup(a, sl->t.client_id) : NULL;
-        hit = true;
-    }
-    pthread_mutex_unlock(&tc->lock);
-    return hit;
-}
-
-/* Packs the token's strings into one block (NULLs stay NULL). */
-static char *token_pack(const struct token *t, struct token *dst)
-{
-    const char *src[5] = {t->id, t->role, t->name, t->kind, t->client_id};
-    const char **const out[5] = {&dst->id, &dst->role, &dst->name, &dst->kind, &dst->client_id};
-    size_t len = strpack_size(src, 5);
-    char *text = malloc(len ? len : 1);
-    if (text)
-        strpack(text, src, out, 5);
-    return text;
-}
-
-static void token_cache_put(struct token_cache *tc, uint64_t gen, const char *hash, const struct token *t)
-{
-    struct token packed = *t;
-    char *text = token_pack(t, &packed);
-    if (!text)
-        return; /* not cached: the next call reads the row again */
-    pthread_mutex_lock(&tc->lock);
-    struct token_slot *sl = token_slot_of(tc, hash);
-    free(sl->text);
-    sl->gen = gen;
-    snprintf(sl->hash, sizeof sl->hash, "%s", hash);
-    sl->t = packed;
-    sl->text = text;
-    pthread_mutex_unlock(&tc->lock);
-}
-
-/* last_used_at moved (store_token_touch): the cached copy follows, so the
- * next calls do not post the same touch again. */
-static void token_cache_touched(struct token_cache *tc, const char *id, int64_t now)
-{
-    pthread_mutex_lock(&tc->lock);
-    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
-        struct token_slot *sl = &tc->slot[i];
-        if (sl->gen && strcmp(sl->t.id, id) == 0 && sl->t.last_used_at < now)
-            sl->t.last_used_at = now;
-    }
-    pthread_mutex_unlock(&tc->lock);
-}
+ * exclusive lock on the file. */
+static void token_cache_bump(struct sqlite_store *st) { tokcache_bump(st->tokens); }
 
 static enum promo_err token_read_pooled(struct sqlite_store *st, struct arena *a, const char *sql, const char *key,
                                         struct token *out)
@@ -245,12 +131,12 @@ enum promo_err sqlite_token_find(struct sqlite_store *st, struct arena *a, const
 {
     /* The generation before the read: a change committed meanwhile makes
      * what we read stale at once. */
-    uint64_t gen = atomic_load(&st->tokens->gen);
-    if (token_cache_get(st->tokens, gen, secret_hash, a, out))
+    uint64_t gen = tokcache_gen(st->tokens);
+    if (tokcache_get(st->tokens, gen, secret_hash, a, out))
         return PROMO_OK;
     enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
     if (rc == PROMO_OK)
-        token_cache_put(st->tokens, gen, secret_hash, out);
+        tokcache_put(st->tokens, gen, secret_hash, out);
     return rc;
 }
 
@@ -405,7 +291,7 @@ void sqlite_token_touch(struct sqlite_store *st, const char *id, int64_t now)
         return; /* a lost touch only leaves last_used_at a minute behind */
     ta->now = now;
     memcpy(ta->id, id, len + 1);
-    token_cache_touched(st->tokens, id, now);
+    tokcache_touched(st->tokens, id, now);
     writer_post(st, op_token_touch, ta, free);
 }
 
@@ -595,4 +481,9 @@ enum promo_err sqlite_oauth_token_issue(struct sqlite_store *st, const struct to
     enum promo_err rc = writer_run(st, op_oauth_token_issue, &ta);
     token_cache_bump(st); /* it prunes the client's long-expired tokens */
     return rc;
+}
+
+void sqlite_token_cache_stats(struct sqlite_store *st, uint64_t *hits, uint64_t *misses, bool *on)
+{
+    tokcache_stats(st->tokens, hits, misses, on);
 }

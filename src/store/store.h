@@ -39,6 +39,10 @@ struct token {
     int64_t revoked_at;             /* 0: live */
     int64_t last_used_at;           /* 0: never; kept to the minute (store_token_touch) */
 };
+/* The token cache's lookups answered from memory and from the database
+ * since the store opened, and whether it is on (PostgreSQL: its listener
+ * is listening; SQLite has no cache and reads its own file: all zero). */
+void store_token_cache_stats(struct store *st, uint64_t *hits, uint64_t *misses, bool *listening);
 enum promo_err store_token_count(struct store *st, int64_t *n);
 /* Live (not revoked, not expired at `now`) admin tokens. */
 enum promo_err store_token_count_admins(struct store *st, int64_t now, int64_t *n);

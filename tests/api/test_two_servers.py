@@ -212,6 +212,76 @@ def test_a_message_queued_on_one_server_is_delivered_by_the_other(srv):
         b.stop()
 
 
+def _metric(srv, name):
+    for line in srv.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
+
+
+def _cached_reader_token(srv, twin):
+    """A fresh viewer token that the twin has used (so has cached) a few
+    times, with the cache on: its secret."""
+    assert harness.poll(lambda: _metric(twin, "promo_token_cache_on") == 1, timeout=10), "twin's cache is off"
+    t = srv.post("/v1/tokens", {"role": "viewer", "name": "cached"}).json
+    hits = _metric(twin, "promo_token_cache_hits_total")
+    for _ in range(3):
+        assert twin.get("/v1/campaigns", token=t["secret"]).status == 200
+    assert _metric(twin, "promo_token_cache_hits_total") >= hits + 2, "the twin did not cache the token"
+    return t
+
+
+def _refused_within(twin, secret, seconds):
+    """Seconds until the twin refuses the secret (polling), or None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if twin.get("/v1/campaigns", token=secret).status == 401:
+            return time.monotonic() - t0
+        time.sleep(0.005)
+    return None
+
+
+@_twice
+def test_a_token_revoked_on_one_server_is_refused_by_the_other_at_once(srv):
+    twin = srv.peers[0]
+    t = _cached_reader_token(srv, twin)
+    expect = srv.request("DELETE", "/v1/tokens/" + t["id"])
+    assert expect.status == 200, expect
+    took = _refused_within(twin, t["secret"], 2.0)
+    assert took is not None and took < 1.0, "the twin still took the revoked token (%r s)" % took
+
+
+@_twice
+def test_a_token_revoked_in_sql_is_refused_by_every_server(srv):
+    """An operator's UPDATE, not promo's API: the trigger of migration 012
+    announces it."""
+    twin = srv.peers[0]
+    t = _cached_reader_token(srv, twin)
+    harness.db_exec(srv, "UPDATE tokens SET revoked_at = 1 WHERE id = ?", (t["id"],))
+    for s in (srv, twin):
+        took = _refused_within(s, t["secret"], 2.0)
+        assert took is not None and took < 1.0, "a server still took the revoked token (%r s)" % took
+
+
+@_twice
+def test_a_revoke_while_the_listener_is_away_is_not_missed(srv):
+    """The twin's listener connection is killed, and the token revoked
+    before it can listen again: the notice is lost, so the cache must be
+    off until the listener is back, and empty then."""
+    twin = srv.peers[0]
+    t = _cached_reader_token(srv, twin)
+    connects = twin.stderr_all().count("token listener listening")
+    harness.db_exec(srv, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE application_name = 'promo-listener'")
+    harness.db_exec(srv, "UPDATE tokens SET revoked_at = 1 WHERE id = ?", (t["id"],))
+    # Well before the listener reconnects (it waits a second first).
+    took = _refused_within(twin, t["secret"], 2.0)
+    assert took is not None and took < 0.6, "the twin still took the revoked token (%r s)" % took
+    # The listener comes back and the cache with it.
+    assert harness.poll(lambda: _metric(twin, "promo_token_cache_on") == 1, timeout=10), "the listener stayed away"
+    assert twin.stderr_all().count("token listener listening") > connects, "the listener did not reconnect"
+
+
 if harness.on_pg():
     for _name, _fn in list(vars(test_concurrency).items()):
         if _name.startswith("test_") and callable(_fn):
@@ -223,3 +293,6 @@ else:
     del test_one_customers_redemptions_on_two_servers_all_count
     del test_each_message_is_delivered_once_with_two_servers_delivery_workers
     del test_a_message_queued_on_one_server_is_delivered_by_the_other
+    del test_a_token_revoked_on_one_server_is_refused_by_the_other_at_once
+    del test_a_token_revoked_in_sql_is_refused_by_every_server
+    del test_a_revoke_while_the_listener_is_away_is_not_missed
