@@ -82,6 +82,120 @@ static struct seg_set *seg_set_load(struct pgc *c)
     return out;
 }
 
+/* ---- the segments' rules, cached ------------------------------------------- */
+
+/* A redemption with a customer evaluates every segment's rule, so the
+ * parsed rules are kept in memory instead of being read and parsed on
+ * every call. They follow the table the way the token cache does
+ * (pg_tokens.c): migration 013 makes every change to segments NOTIFY
+ * promo_segments, the store's listener drops the set when it hears it (or
+ * when it is not listening: then nothing is kept), this server drops it
+ * after its own changes commit, and a set read while a drop happened is
+ * not kept. A set in use stays alive until its last user puts it back. */
+struct pg_segs {
+    int refs; /* under the cache's lock */
+    struct seg_set *set;
+};
+
+struct pg_segcache {
+    pthread_mutex_t lock;
+    uint64_t gen;
+    bool on;
+    struct pg_segs *cur; /* NULL: read at the next use */
+};
+
+static void segs_unref(struct pg_segcache *sc, struct pg_segs *g)
+{
+    bool last;
+    pthread_mutex_lock(&sc->lock);
+    last = --g->refs == 0;
+    pthread_mutex_unlock(&sc->lock);
+    if (last) {
+        seg_set_free(g->set);
+        free(g);
+    }
+}
+
+/* Drops the current set (under sc->lock; the caller unrefs *old after). */
+static void segcache_clear(struct pg_segcache *sc, struct pg_segs **old)
+{
+    *old = sc->cur;
+    sc->cur = NULL;
+    sc->gen++;
+}
+
+void pg_segcache_drop(struct pg_store *st, int on)
+{
+    struct pg_segcache *sc = st->segcache;
+    if (!sc)
+        return;
+    struct pg_segs *old;
+    pthread_mutex_lock(&sc->lock);
+    segcache_clear(sc, &old);
+    if (on >= 0)
+        sc->on = on;
+    pthread_mutex_unlock(&sc->lock);
+    if (old)
+        segs_unref(sc, old);
+}
+
+int pg_segcache_open(struct pg_store *st)
+{
+    struct pg_segcache *sc = calloc(1, sizeof(*sc));
+    if (!sc)
+        return -1;
+    pthread_mutex_init(&sc->lock, NULL);
+    st->segcache = sc;
+    return 0;
+}
+
+void pg_segcache_close(struct pg_store *st)
+{
+    struct pg_segcache *sc = st->segcache;
+    if (!sc)
+        return;
+    if (sc->cur)
+        segs_unref(sc, sc->cur);
+    pthread_mutex_destroy(&sc->lock);
+    free(sc);
+    st->segcache = NULL;
+}
+
+struct pg_segs *pg_segs_get(struct pg_store *st, struct pgc *c)
+{
+    struct pg_segcache *sc = st->segcache;
+    pthread_mutex_lock(&sc->lock);
+    struct pg_segs *g = sc->cur;
+    if (g)
+        g->refs++;
+    uint64_t gen = sc->gen;
+    pthread_mutex_unlock(&sc->lock);
+    if (g)
+        return g;
+    /* Read with this transaction's connection; the generation before the
+     * read decides whether what it read may be kept. */
+    struct seg_set *set = seg_set_load(c);
+    if (!set || !(g = calloc(1, sizeof(*g)))) {
+        seg_set_free(set);
+        return NULL;
+    }
+    g->set = set;
+    g->refs = 1;
+    pthread_mutex_lock(&sc->lock);
+    if (sc->on && sc->gen == gen && !sc->cur) {
+        sc->cur = g;
+        g->refs++;
+    }
+    pthread_mutex_unlock(&sc->lock);
+    return g;
+}
+
+void pg_segs_put(struct pg_store *st, struct pg_segs *g)
+{
+    if (g)
+        segs_unref(st->segcache, g);
+}
+
 /* ---- facts ----------------------------------------------------------------- */
 
 /* One statement recomputes the facts from the customer's orders (locking
@@ -198,28 +312,19 @@ static enum promo_err segments_follow(struct pgc *c, const char *id, const struc
     return rc;
 }
 
-enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, PGresult *rules, PGresult *facts, int col0,
-                                          int64_t now)
+enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, const struct pg_segs *segs,
+                                          PGresult *facts, int col0, int64_t now)
 {
-    struct seg_set *segs = seg_set_from(rules);
-    if (!segs)
-        return PROMO_INTERNAL;
-    enum promo_err rc = segments_follow(c, id, segs, facts, col0, now);
-    seg_set_free(segs);
-    return rc;
+    return segments_follow(c, id, segs->set, facts, col0, now);
 }
 
-const char *pg_customer_computed(struct arena *a, PGresult *rules, struct seg_facts *f, const char *attributes,
-                                 int64_t now)
+const char *pg_customer_computed(struct arena *a, const struct pg_segs *segs, struct seg_facts *f,
+                                 const char *attributes, int64_t now)
 {
-    struct seg_set *segs = seg_set_from(rules);
-    if (!segs)
-        return NULL;
-    f->attributes = segs->uses_attributes && attributes ? json_loads(attributes, 0, NULL) : NULL;
-    const char *after = computed_text(a, segs, f, now);
+    f->attributes = segs->set->uses_attributes && attributes ? json_loads(attributes, 0, NULL) : NULL;
+    const char *after = computed_text(a, segs->set, f, now);
     json_decref(f->attributes);
     f->attributes = NULL;
-    seg_set_free(segs);
     return after;
 }
 
@@ -580,7 +685,9 @@ static enum promo_err tx_segment_put(struct pg_store *st, struct pgc *c, void *a
 enum promo_err pg_segment_put(struct pg_store *st, const struct segment_def *d, int64_t now, bool *created)
 {
     struct seg_args p = {.d = d, .now = now, .created = created};
-    return pg_tx(st, tx_segment_put, &p);
+    enum promo_err rc = pg_tx(st, tx_segment_put, &p);
+    pg_segcache_drop(st, -1); /* before the answer, whatever the listener hears when */
+    return rc;
 }
 
 static enum promo_err tx_segment_delete(struct pg_store *st, struct pgc *c, void *arg)
@@ -604,7 +711,9 @@ static enum promo_err tx_segment_delete(struct pg_store *st, struct pgc *c, void
 enum promo_err pg_segment_delete(struct pg_store *st, const char *name, int64_t now)
 {
     struct seg_args p = {.name = name, .now = now};
-    return pg_tx(st, tx_segment_delete, &p);
+    enum promo_err rc = pg_tx(st, tx_segment_delete, &p);
+    pg_segcache_drop(st, -1);
+    return rc;
 }
 
 /* ---- ingested events ------------------------------------------------------------ */

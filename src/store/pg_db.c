@@ -764,7 +764,7 @@ enum promo_err pg_open(const char *url, struct pg_store **out, char *err, size_t
         return PROMO_INTERNAL;
     }
     st->has_poster = 1;
-    if (pg_tokcache_open(st) != 0) {
+    if (pg_segcache_open(st) != 0 || pg_tokcache_open(st) != 0) {
         snprintf(err, errlen, "out of memory");
         pg_close(st);
         return PROMO_INTERNAL;
@@ -777,7 +777,8 @@ void pg_close(struct pg_store *st)
 {
     if (!st)
         return;
-    pg_tokcache_close(st);
+    pg_tokcache_close(st); /* stops the listener first */
+    pg_segcache_close(st);
     if (st->has_poster) {
         pthread_mutex_lock(&st->plock);
         st->stopping = 1;

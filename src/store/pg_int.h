@@ -57,7 +57,8 @@ struct pg_store {
     uint64_t pqueued, pdropped;
 
     struct pg_audit *audit; /* audit rows waiting for the poster (pg_audit.c) */
-    struct pg_tokcache *tokcache; /* tokens by secret hash, and their listener (pg_tokens.c) */
+    struct pg_tokcache *tokcache; /* tokens by secret hash, and the listener (pg_tokens.c) */
+    struct pg_segcache *segcache; /* the segments' parsed rules (pg_customers.c) */
 
     /* for metrics (store_writer_stats): transactions, retries, time */
     uint64_t txs, retries, busy_ns, commit_ns;
@@ -182,22 +183,32 @@ enum promo_err pg_sweep_holds(struct pgc *c, int64_t now, int max);
 enum promo_err pg_customer_order_add(struct pgc *c, const char *customer_id, const char *order_id, int64_t amount,
                                      int64_t at, const char *source);
 enum promo_err pg_customer_order_remove(struct pgc *c, const char *customer_id, const char *order_id, int64_t now);
-/* The segments' rules, for a pipeline, and what follows a recomputation
- * of the customer's facts made elsewhere (the redemption's
- * promo_redeem_write, migration 010): `facts` row 0 from column col0
- * holds order_count, total_spent, last_order_at, signup_at, attributes,
- * computed (before), spent_365d; the computed segments are set from
- * `rules` (a PG_SQL_SEG_RULES result), each entry and exit logged (and
- * rules on segments run) as after a refresh. */
+/* The segments' parsed rules, cached (pg_customers.c): pg_segs_get
+ * answers the current set (read with c, inside the caller's transaction,
+ * when none is kept; NULL when that read fails), which the caller gives
+ * back with pg_segs_put. pg_segcache_drop forgets the set (after a change
+ * to segments; on 1/0: the listener is / is not listening, -1: as is). */
+struct pg_segs;
+struct pg_segs *pg_segs_get(struct pg_store *st, struct pgc *c);
+void pg_segs_put(struct pg_store *st, struct pg_segs *g);
+int pg_segcache_open(struct pg_store *st);
+void pg_segcache_drop(struct pg_store *st, int on);
+void pg_segcache_close(struct pg_store *st);
+/* What follows a recomputation of the customer's facts made elsewhere
+ * (the redemption's promo_redeem_use, migration 011): `facts` row 0 from
+ * column col0 holds order_count, total_spent, last_order_at, signup_at,
+ * attributes, computed (before), spent_365d; the computed segments are set
+ * from `segs`, each entry and exit logged (and rules on segments run) as
+ * after a refresh. */
 extern const char PG_SQL_SEG_RULES[];
-enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, PGresult *rules, PGresult *facts, int col0,
-                                          int64_t now);
+enum promo_err pg_customer_segments_follow(struct pgc *c, const char *id, const struct pg_segs *segs,
+                                          PGresult *facts, int col0, int64_t now);
 /* The computed segments (compact JSON array text, in a; NULL when out of
  * memory) that facts f (its attributes member unused) and `attributes`
- * (JSON text, may be NULL) give under `rules` at now. */
+ * (JSON text, may be NULL) give under `segs` at now. */
 struct seg_facts; /* core/segment.h */
-const char *pg_customer_computed(struct arena *a, PGresult *rules, struct seg_facts *f, const char *attributes,
-                                 int64_t now);
+const char *pg_customer_computed(struct arena *a, const struct pg_segs *segs, struct seg_facts *f,
+                                 const char *attributes, int64_t now);
 /* What core_decide needs of a customer: segments by hand and computed, and
  * the order count. Unknown: cf->known false. */
 enum promo_err pg_customer_facts_read(struct pgc *c, struct arena *a, const char *id, struct customer_facts *cf);

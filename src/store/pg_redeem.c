@@ -871,7 +871,7 @@ static const char SQL_USAGE_FACTS[] =
  * statement of its own after the code's lock, never a part of it: a
  * statement that waited for the lock still reads with the snapshot it took
  * before, and would miss the redemption the lock's holder made. */
-enum { F_CODE, F_CAMP, F_RULES, F_USAGE, F_N };
+enum { F_CODE, F_CAMP, F_USAGE, F_N };
 
 /* What the customer's facts will be after this redemption's order (from
  * the SQL_USAGE_FACTS row: promo_redeem_use moves the row at that version
@@ -924,7 +924,8 @@ static void moves_fill(struct arena *a, const char *after, struct facts_after *x
 
 /* Fills *x from the SQL_USAGE_FACTS row fx and the order paying `paid`;
  * returns x->check. */
-static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx, PGresult *rules,
+static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx,
+                          const struct pg_segs *rules,
                           struct facts_after *x)
 {
     x->n = pg_i64(fx, 0, 1);
@@ -987,7 +988,7 @@ static void redemption_of_use(struct use_args *ua, const struct campaign *cp, st
 }
 
 static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
-                                        const struct campaign *cp, PGresult *rules, PGresult *facts)
+                                        const struct campaign *cp, PGresult *facts)
 {
     const struct use_req *r = ua->r;
     struct use_result *res = ua->res;
@@ -1003,6 +1004,9 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
      * predicted, nothing is left to do after the write: COMMIT goes in the
      * same round trip. */
     struct facts_after x = {.check = false};
+    struct pg_segs *rules = red.customer_id ? pg_segs_get(st, c) : NULL;
+    if (red.customer_id && !rules)
+        return PROMO_INTERNAL;
     bool commit = !red.customer_id || facts_predict(ua->a, r, paid, facts, rules, &x);
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
@@ -1015,6 +1019,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
+        pg_segs_put(st, rules);
         if (strcmp(c->state, "PR001") == 0) {
             ua->slow = true;
             c->retry = 1;
@@ -1025,6 +1030,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     if (!commit && red.customer_id && !PQgetisnull(q[0], 0, 1))
         rc = pg_customer_segments_follow(c, red.customer_id, rules, q[0], 1, r->now);
     PQclear(q[0]);
+    pg_segs_put(st, rules);
     if (rc == PROMO_OK)
         res->red = red;
     return rc;
@@ -1050,7 +1056,6 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     int n = F_USAGE;
     pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
     pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_REPLAY, "ss", r->key, r->order->id);
-    pq_stmt(&s[F_RULES], PG_SQL_SEG_RULES, "");
     if (r->customer_id) {
         pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, r->now - 365 * 86400);
     }
@@ -1076,7 +1081,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     if (rc == PROMO_OK) {
         bool hooks = strcmp(PQgetvalue(q[F_CAMP], 0, rc0 + 2), "t") == 0;
         if (ua->res->v.reason == PROMO_OK && !hooks) {
-            rc = redeem_write_fast(st, c, ua, &cp, q[F_RULES], q[F_USAGE]);
+            rc = redeem_write_fast(st, c, ua, &cp, q[F_USAGE]);
         } else {
             rc = redeem_decided(st, c, ua, &cp);
             if (rc == PROMO_OK && r->idem_key)

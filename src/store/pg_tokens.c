@@ -154,10 +154,31 @@ void pg_token_cache_stats(struct pg_store *st, uint64_t *hits, uint64_t *misses,
     tokcache_stats(st->tokcache->cache, hits, misses, on);
 }
 
+/* Drops what the notices heard on db speak of. */
+static void notices_take(struct pg_store *st, PGconn *db)
+{
+    PGnotify *note;
+    while ((note = PQnotifies(db)) != NULL) {
+        if (strcmp(note->relname, "promo_segments") == 0)
+            pg_segcache_drop(st, -1);
+        else
+            tokcache_bump(st->tokcache->cache);
+        PQfreemem(note);
+    }
+}
+
+/* Both caches on or off (each switch drops what they hold). */
+static void caches_on(struct pg_store *st, bool on)
+{
+    tokcache_set_on(st->tokcache->cache, on);
+    pg_segcache_drop(st, on ? 1 : 0);
+}
+
 /* Waits for notices on db until it fails or the store stops; pings it
  * every LISTENER_PING_S so that a silently dead connection is noticed. */
-static void listen_on(struct pg_tokcache *tc, PGconn *db)
+static void listen_on(struct pg_store *st, PGconn *db)
 {
+    struct pg_tokcache *tc = st->tokcache;
     int64_t last_ping = time_mono_ns();
     while (!atomic_load(&tc->stop)) {
         struct pollfd p = {.fd = PQsocket(db), .events = POLLIN};
@@ -166,14 +187,7 @@ static void listen_on(struct pg_tokcache *tc, PGconn *db)
             return;
         if (n > 0 && !PQconsumeInput(db))
             return;
-        bool heard = false;
-        PGnotify *note;
-        while ((note = PQnotifies(db)) != NULL) {
-            heard = true;
-            PQfreemem(note);
-        }
-        if (heard)
-            tokcache_bump(tc->cache);
+        notices_take(st, db);
         if (time_mono_ns() - last_ping >= (int64_t)LISTENER_PING_S * 1000000000) {
             PGresult *r = PQexec(db, "SELECT 1");
             bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -181,12 +195,7 @@ static void listen_on(struct pg_tokcache *tc, PGconn *db)
             if (!ok)
                 return;
             last_ping = time_mono_ns();
-            while ((note = PQnotifies(db)) != NULL) { /* heard during the ping */
-                heard = true;
-                PQfreemem(note);
-            }
-            if (heard)
-                tokcache_bump(tc->cache);
+            notices_take(st, db); /* heard during the ping */
         }
     }
 }
@@ -200,20 +209,21 @@ static void *listener_main(void *arg)
         const char *keys[] = {"dbname", "application_name", NULL};
         const char *vals[] = {st->conninfo, "promo-listener", NULL};
         PGconn *db = PQconnectdbParams(keys, vals, 1);
-        PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN promo_tokens") : NULL;
+        PGresult *r =
+            PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN promo_tokens; LISTEN promo_segments") : NULL;
         bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (ok) {
-            log_info("store: token listener listening; found tokens are cached");
+            log_info("store: token listener listening; found tokens and segment rules are cached");
             warned = false;
-            tokcache_set_on(tc->cache, true);
-            listen_on(tc, db);
+            caches_on(st, true);
+            listen_on(st, db);
         } else if (!warned) {
             log_warn("store: token listener: %s (tokens are read on every call until it is back)",
                      PQerrorMessage(db));
             warned = true;
         }
-        tokcache_set_on(tc->cache, false);
+        caches_on(st, false);
         PQfinish(db);
         for (int i = 0; i < 10 && !atomic_load(&tc->stop); i++)
             usleep(100 * 1000);

@@ -282,6 +282,53 @@ def test_a_revoke_while_the_listener_is_away_is_not_missed(srv):
     assert twin.stderr_all().count("token listener listening") > connects, "the listener did not reconnect"
 
 
+def _redeem_for(srv, code, cid):
+    from harness import redeem
+    r = redeem(srv, code, 20000, customer_id=cid, oid="o-" + secrets_hex())
+    assert r.status == 201, r
+    return srv.get("/v1/customers/" + cid).json["computed_segments"]
+
+
+def secrets_hex():
+    import secrets
+    return secrets.token_hex(6)
+
+
+def _segment_cached_on(srv, twin):
+    """A code, and a new segment 'big' (order_count >= 1000) that the twin
+    has evaluated (so cached) in a redemption."""
+    from harness import add_code, create_campaign
+    assert harness.poll(lambda: _metric(twin, "promo_token_cache_on") == 1, timeout=10), "twin's caches are off"
+    c = create_campaign(srv)
+    code = add_code(srv, c["id"], max_uses=None)["code"]
+    name = "big" + secrets_hex()
+    rule = {"all": [{"fact": "order_count", "op": ">=", "value": 1000}]}
+    assert srv.request("PUT", "/v1/segments/" + name, {"rule": rule}).status in (200, 201)
+    cid = "seg-" + secrets_hex()
+    assert name not in _redeem_for(twin, code, cid)
+    return code, name, cid
+
+
+@_twice
+def test_a_segment_changed_on_one_server_is_followed_by_the_other_at_once(srv):
+    twin = srv.peers[0]
+    code, name, cid = _segment_cached_on(srv, twin)
+    rule = {"all": [{"fact": "order_count", "op": ">=", "value": 1}]}
+    assert srv.request("PUT", "/v1/segments/" + name, {"rule": rule}).status == 200
+    # The twin's next redemption for the customer evaluates the new rule.
+    assert name in _redeem_for(twin, code, cid)
+
+
+@_twice
+def test_a_segment_changed_in_sql_is_followed_by_every_server(srv):
+    twin = srv.peers[0]
+    code, name, cid = _segment_cached_on(srv, twin)
+    harness.db_exec(srv, "UPDATE segments SET rule = ? WHERE name = ?",
+                    ('{"all":[{"fact":"order_count","op":">=","value":1}]}', name))
+    time.sleep(0.2)  # the notice's way to the listener
+    assert name in _redeem_for(twin, code, cid)
+
+
 if harness.on_pg():
     for _name, _fn in list(vars(test_concurrency).items()):
         if _name.startswith("test_") and callable(_fn):
@@ -296,3 +343,5 @@ else:
     del test_a_token_revoked_on_one_server_is_refused_by_the_other_at_once
     del test_a_token_revoked_in_sql_is_refused_by_every_server
     del test_a_revoke_while_the_listener_is_away_is_not_missed
+    del test_a_segment_changed_on_one_server_is_followed_by_the_other_at_once
+    del test_a_segment_changed_in_sql_is_followed_by_every_server
