@@ -16,6 +16,7 @@
 
 #include "core/segment.h"
 #include "store/pg_int.h"
+#include "util/timeutil.h"
 #include "util/log.h"
 
 #define DAY 86400
@@ -102,7 +103,11 @@ struct pg_segcache {
     uint64_t gen;
     bool on;
     struct pg_segs *cur; /* NULL: read at the next use */
+    int64_t cur_ns;      /* when cur was read (time_mono_ns) */
 };
+
+/* No set is used longer than this, whatever the listener heard. */
+#define SEGCACHE_MAX_AGE_S 10
 
 static void segs_unref(struct pg_segcache *sc, struct pg_segs *g)
 {
@@ -164,12 +169,17 @@ void pg_segcache_close(struct pg_store *st)
 struct pg_segs *pg_segs_get(struct pg_store *st, struct pgc *c)
 {
     struct pg_segcache *sc = st->segcache;
+    struct pg_segs *old = NULL;
     pthread_mutex_lock(&sc->lock);
+    if (sc->cur && time_mono_ns() - sc->cur_ns >= (int64_t)SEGCACHE_MAX_AGE_S * 1000000000)
+        segcache_clear(sc, &old);
     struct pg_segs *g = sc->cur;
     if (g)
         g->refs++;
     uint64_t gen = sc->gen;
     pthread_mutex_unlock(&sc->lock);
+    if (old)
+        segs_unref(sc, old);
     if (g)
         return g;
     /* Read with this transaction's connection; the generation before the
@@ -184,6 +194,7 @@ struct pg_segs *pg_segs_get(struct pg_store *st, struct pgc *c)
     pthread_mutex_lock(&sc->lock);
     if (sc->on && sc->gen == gen && !sc->cur) {
         sc->cur = g;
+        sc->cur_ns = time_mono_ns();
         g->refs++;
     }
     pthread_mutex_unlock(&sc->lock);

@@ -689,7 +689,7 @@ static int migrate(struct pgc *c, char *err, size_t errlen)
 
 /* Takes promo's own parameters (pool, shards) out of the URL's query
  * string, which libpq would refuse; returns the rest (malloc'd). */
-static char *url_take_params(const char *url, int *pool, int *shards)
+static char *url_take_params(const char *url, int *pool, int *shards, int *cache)
 {
     char *out = malloc(strlen(url) + 1);
     if (!out)
@@ -711,6 +711,8 @@ static char *url_take_params(const char *url, int *pool, int *shards)
             *pool = atoi(kv + 5);
         } else if (strncmp(kv, "shards=", 7) == 0) {
             *shards = atoi(kv + 7);
+        } else if (strncmp(kv, "cache=", 6) == 0) {
+            *cache = strcmp(kv + 6, "on") == 0 ? 1 : strcmp(kv + 6, "off") == 0 ? 0 : -1;
         } else {
             strcat(out, first ? "?" : "&");
             strcat(out, kv);
@@ -730,9 +732,12 @@ enum promo_err pg_open(const char *url, struct pg_store **out, char *err, size_t
     }
     st->max_conns = 16;
     st->shards = 16;
-    st->conninfo = url_take_params(url, &st->max_conns, &st->shards);
-    if (!st->conninfo || st->max_conns < 1 || st->max_conns > 1000 || st->shards < 1 || st->shards > 256) {
-        snprintf(err, errlen, "bad --db URL: pool must be 1..1000 and shards 1..256");
+    int cache = 1;
+    st->conninfo = url_take_params(url, &st->max_conns, &st->shards, &cache);
+    st->no_cache = cache == 0;
+    if (!st->conninfo || st->max_conns < 1 || st->max_conns > 1000 || st->shards < 1 || st->shards > 256 ||
+        cache < 0) {
+        snprintf(err, errlen, "bad --db URL: pool must be 1..1000, shards 1..256 and cache on or off");
         free(st->conninfo);
         free(st);
         return PROMO_INTERNAL;

@@ -41,6 +41,7 @@ struct pg_store {
     char *conninfo;     /* the URL without promo's own parameters */
     int max_conns;      /* pool size: ?pool=N, default 16 */
     int shards;         /* counter shards of a new campaign: ?shards=N, default 16 */
+    bool no_cache;      /* ?cache=off: no token or segment cache, no listener */
     pthread_mutex_t lock;
     pthread_cond_t cv;  /* a connection came back to the pool */
     struct pgc *free_conns;

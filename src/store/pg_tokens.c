@@ -241,6 +241,10 @@ int pg_tokcache_open(struct pg_store *st)
     tokcache_set_on(tc->cache, false); /* until the listener listens */
     atomic_init(&tc->stop, false);
     st->tokcache = tc;
+    if (st->no_cache) {
+        log_info("store: cache=off: tokens and segment rules are read on every call");
+        return 0;
+    }
     if (pthread_create(&tc->listener, NULL, listener_main, st) != 0) {
         log_warn("store: cannot start the token listener; tokens are read on every call");
         return 0;

@@ -329,6 +329,35 @@ def test_a_segment_changed_in_sql_is_followed_by_every_server(srv):
     assert name in _redeem_for(twin, code, cid)
 
 
+def test_cache_off_reads_every_token_and_rule(srv):
+    """?cache=off (for a pooler in transaction mode, where LISTEN cannot
+    work): no listener, nothing cached, and a revoke in SQL is seen by the
+    very next call; a value other than on/off stops the start."""
+    sep = "&" if "?" in srv.db else "?"
+    bare = harness.Server(db=srv.db + sep + "cache=off", token=srv.token, config=srv.config).start()
+    try:
+        t = srv.post("/v1/tokens", {"role": "viewer", "name": "uncached"}).json
+        for _ in range(3):
+            assert bare.get("/v1/campaigns", token=t["secret"]).status == 200
+        assert _metric(bare, "promo_token_cache_on") == 0
+        assert _metric(bare, "promo_token_cache_hits_total") == 0
+        harness.db_exec(srv, "UPDATE tokens SET revoked_at = 1 WHERE id = ?", (t["id"],))
+        assert bare.get("/v1/campaigns", token=t["secret"]).status == 401
+        assert "cache=off" in bare.stderr_all()
+    finally:
+        bare.stop()
+    bad = harness.Server(db=srv.db + sep + "cache=maybe", token=srv.token, config=srv.config)
+    try:
+        bad.start()
+        started = True
+    except RuntimeError as e:
+        started = False
+        assert "cache on or off" in str(e), e
+    finally:
+        bad.stop()
+    assert not started, "a server started with cache=maybe"
+
+
 if harness.on_pg():
     for _name, _fn in list(vars(test_concurrency).items()):
         if _name.startswith("test_") and callable(_fn):
@@ -345,3 +374,4 @@ else:
     del test_a_revoke_while_the_listener_is_away_is_not_missed
     del test_a_segment_changed_on_one_server_is_followed_by_the_other_at_once
     del test_a_segment_changed_in_sql_is_followed_by_every_server
+    del test_cache_off_reads_every_token_and_rule
