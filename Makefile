@@ -49,7 +49,15 @@ $(B)/san/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(SAN) -MMD -MP -c -o $@ $<
 
-$(GEN): $(MIGS) scripts/embed_sql.sh
+# The list of migration files, rewritten only when it changes, so that a
+# migration removed or renamed also rebuilds the embedded set.
+$(B)/gen/migrations.list: FORCE
+	@mkdir -p $(B)/gen
+	@echo '$(MIGS)' | cmp -s - $@ || echo '$(MIGS)' > $@
+
+FORCE:
+
+$(GEN): $(MIGS) $(B)/gen/migrations.list scripts/embed_sql.sh
 	@mkdir -p $(B)/gen
 	scripts/embed_sql.sh $(MIGS) > $@
 
