@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/pg_int.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #define AUDIT_QUEUE_MAX 100000
@@ -92,25 +93,71 @@ static void free_rows(struct audit_row *r)
     }
 }
 
+/* The rows as one array per column, AUDIT_ROWS_MAX rows per statement:
+ * one statement (and one executor start-up) for a batch instead of one per
+ * row, the rows keeping their order. */
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_log (at, token_id, role, ip, method, path, status, reason, count)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)";
+    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    " $7::int[], $8::text[], $9::bigint[])";
+#define AUDIT_ROWS_MAX 256
+#define AUDIT_NCOLS 9
 
-/* The rows, PG_MAX_PIPE at a time in one pipeline: one round trip for
- * each batch instead of one per row. */
+/* Appends s to an array literal: "…" with \ and " escaped, or NULL. */
+static int arr_text(struct buf *b, const char *s)
+{
+    if (!s)
+        return buf_puts(b, "NULL");
+    int rc = buf_puts(b, "\"");
+    for (const char *p = s; rc == 0 && *p; p++) {
+        if (*p == '"' || *p == '\\')
+            rc = buf_puts(b, "\\");
+        if (rc == 0)
+            rc = buf_append(b, p, 1);
+    }
+    return rc == 0 ? buf_puts(b, "\"") : rc;
+}
+
+/* Appends row r's values to the column literals col[]. */
+static int arr_row(struct buf *col, const struct audit_row *r, bool first)
+{
+    const char *texts[] = {r->token_id, r->role, r->ip, r->method, r->path, r->reason};
+    const int at[] = {1, 2, 3, 4, 5, 7};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < AUDIT_NCOLS; i++)
+        rc = first ? 0 : buf_puts(&col[i], ",");
+    rc = rc ? rc : buf_printf(&col[0], "%lld", (long long)r->at);
+    for (int i = 0; rc == 0 && i < 6; i++)
+        rc = arr_text(&col[at[i]], texts[i]);
+    rc = rc ? rc : buf_printf(&col[6], "%d", r->status);
+    return rc ? rc : buf_printf(&col[8], "%lld", (long long)r->count);
+}
+
 static enum promo_err insert_rows(struct pgc *c, struct audit_row *rows)
 {
-    struct pq_stmt s[PG_MAX_PIPE];
     struct audit_row *r = rows;
-    while (r) {
-        int n = 0;
-        for (; r && n < PG_MAX_PIPE; r = r->next, n++)
-            pq_stmt(&s[n], SQL_AUDIT_INSERT, "isssssisi", r->at, r->token_id, r->role, r->ip, r->method, r->path,
-                    (int64_t)r->status, r->reason, r->count);
-        if (pq_pipe(c, s, n, NULL, false) != 0)
-            return PROMO_INTERNAL;
+    enum promo_err rc = PROMO_OK;
+    while (r && rc == PROMO_OK) {
+        struct buf col[AUDIT_NCOLS];
+        for (int i = 0; i < AUDIT_NCOLS; i++) {
+            buf_init(&col[i], (size_t)1 << 30);
+            buf_puts(&col[i], "{");
+        }
+        int n = 0, bad = 0;
+        for (; r && n < AUDIT_ROWS_MAX; r = r->next, n++)
+            bad |= arr_row(col, r, n == 0);
+        for (int i = 0; i < AUDIT_NCOLS; i++)
+            bad |= buf_puts(&col[i], "}");
+        struct pq_stmt s[1];
+        if (!bad)
+            pq_stmt(&s[0], SQL_AUDIT_INSERT, "sssssssss", col[0].data, col[1].data, col[2].data, col[3].data,
+                    col[4].data, col[5].data, col[6].data, col[7].data, col[8].data);
+        if (bad || pq_pipe(c, s, 1, NULL, false) != 0)
+            rc = PROMO_INTERNAL;
+        for (int i = 0; i < AUDIT_NCOLS; i++)
+            buf_free(&col[i]);
     }
-    return PROMO_OK;
+    return rc;
 }
 
 /* Takes every queued row; the next append posts a new flush. */

@@ -63,6 +63,24 @@ def test_refused_authentication_is_audited_with_a_reason(srv):
         assert x["token_id"] is None and x["status"] == 401 and x["method"] == "GET", x
 
 
+def test_paths_with_quotes_backslashes_and_braces_are_kept_as_sent(srv):
+    """PostgreSQL writes a batch of rows as array literals: characters that
+    mean something there must come back as they were sent."""
+    import urllib.parse
+    odd = 'cmp_q"u\\o,te{s}NULL'
+    path = "/v1/campaigns/" + urllib.parse.quote(odd, safe="")
+    names = ["a", "b\"", "c\\", "d,e", "{f}", "NULL"]
+    for name in names:  # several rows, so that the batch holds more than one
+        expect_error(srv.get("/v1/campaigns/x" + urllib.parse.quote(name, safe=""), token="promo_wrong"),
+                     401, "unauthorized")
+    expect_error(srv.get(path, token="promo_wrong"), 401, "unauthorized")
+    rows = wait_audit(srv, lambda x: x["path"] == "/v1/campaigns/" + odd, "for the odd path", status=401)
+    got = {x["path"] for x in rows}
+    for name in names:
+        assert "/v1/campaigns/x" + name in got, (name, sorted(got))
+    assert "/v1/campaigns/" + odd in got, sorted(got)
+
+
 def test_refused_authorization_is_audited_with_role_and_token(srv):
     expect_error(srv.post("/v1/campaigns", harness.campaign_body(), token=STATE["viewer"]), 403, "forbidden")
     rows = wait_audit(srv, lambda x: x["role"] == "viewer", "for the viewer", status=403)
