@@ -201,16 +201,14 @@ static const char SQL_CAMPAIGN_COUNTS[] =
     "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns, LATERAL (SELECT " SHARD_SUMS
     " FROM campaign_shards WHERE campaign_id = $1) s WHERE id = $1";
 
-/* SQL_CAMPAIGN_COUNTS of the campaign of the code whose key is $1. */
-const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[] =
-    "SELECT " CAMPAIGN_COLS ", s.* FROM campaigns, LATERAL (SELECT " SHARD_SUMS
-    " FROM campaign_shards sh WHERE sh.campaign_id = campaigns.id) s"
-    " WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
-
-const char PG_SQL_CAMPAIGN_COUNTS_REPLAY[] =
-    "SELECT " CAMPAIGN_COLS ", s.*, " PG_REPLAY_HOOKS_COLS " FROM campaigns, LATERAL (SELECT " SHARD_SUMS
-    " FROM campaign_shards sh WHERE sh.campaign_id = campaigns.id) s"
-    " WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)";
+/* SQL_CAMPAIGN_COUNTS of the campaign of the code whose key is $1, with
+ * the replay checks after its columns or without. */
+#define COUNTS_OF_CODE(extra)                                                                                       \
+    "SELECT " CAMPAIGN_COLS ", s.*" extra " FROM campaigns, LATERAL (SELECT " SHARD_SUMS                            \
+    " FROM campaign_shards sh WHERE sh.campaign_id = campaigns.id) s"                                               \
+    " WHERE id = (SELECT campaign_id FROM codes WHERE code_key = $1)"
+const char PG_SQL_CAMPAIGN_COUNTS_BY_CODE[] = COUNTS_OF_CODE("");
+const char PG_SQL_CAMPAIGN_COUNTS_REPLAY[] = COUNTS_OF_CODE(", " PG_REPLAY_HOOKS_COLS);
 
 enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campaign *out,
                                       struct campaign_counts *counts)

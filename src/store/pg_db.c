@@ -774,6 +774,7 @@ enum promo_err pg_open(const char *url, struct pg_store **out, char *err, size_t
         pg_close(st);
         return PROMO_INTERNAL;
     }
+    pg_listener_start(st);
     *out = st;
     return PROMO_OK;
 }
@@ -782,7 +783,8 @@ void pg_close(struct pg_store *st)
 {
     if (!st)
         return;
-    pg_tokcache_close(st); /* stops the listener first */
+    pg_listener_stop(st); /* before the caches it drops */
+    pg_tokcache_close(st);
     pg_segcache_close(st);
     if (st->has_poster) {
         pthread_mutex_lock(&st->plock);

@@ -58,8 +58,9 @@ struct pg_store {
     uint64_t pqueued, pdropped;
 
     struct pg_audit *audit; /* audit rows waiting for the poster (pg_audit.c) */
-    struct pg_tokcache *tokcache; /* tokens by secret hash, and the listener (pg_tokens.c) */
+    struct tokcache *tokcache;    /* found tokens by secret hash (pg_tokens.c, store/tokcache.h) */
     struct pg_segcache *segcache; /* the segments' parsed rules (pg_customers.c) */
+    struct pg_listener *listener; /* what keeps both caches right (pg_listen.c); NULL: none */
 
     /* for metrics (store_writer_stats): transactions, retries, time */
     uint64_t txs, retries, busy_ns, commit_ns;
@@ -166,13 +167,18 @@ enum promo_err pg_campaign_counts_row(PGresult *r, struct arena *a, struct campa
  * the slices add up to what is left of each limit. */
 enum promo_err pg_shards_reslice(struct pgc *c, const char *campaign_id, int extra_shard, int64_t extra_uses,
                                  int64_t extra_cost, bool *fits);
-/* The audit queue: made before the poster starts, closed after it stopped. */
-/* The token cache and its listener thread (pg_tokens.c): open (-1: out of
- * memory; a listener that cannot start leaves the cache off), drop every
- * entry (after this server changed a token), close. */
+/* The token cache (pg_tokens.c): open (off until the listener listens;
+ * -1: out of memory), drop every entry (on 1/0: turn it on/off as well,
+ * -1: as is), close. */
 int pg_tokcache_open(struct pg_store *st);
-void pg_tokcache_drop(struct pg_store *st);
+void pg_tokcache_drop(struct pg_store *st, int on);
 void pg_tokcache_close(struct pg_store *st);
+/* The listener (pg_listen.c): started once both caches are open (not with
+ * ?cache=off; a listener that cannot start leaves them off), stopped
+ * before they close. */
+void pg_listener_start(struct pg_store *st);
+void pg_listener_stop(struct pg_store *st);
+/* The audit queue: made before the poster starts, closed after it stopped. */
 int pg_audit_open(struct pg_store *st);
 void pg_audit_close(struct pg_store *st);
 /* Ends lapsed holds (up to `max`), skipping codes another transaction holds. */

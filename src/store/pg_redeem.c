@@ -842,9 +842,10 @@ static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct u
 
 /* Makes and locks the customer's usage row of the code's campaign (as
  * SQL_CUSTOMER_LOCK), knowing only the code. */
-static const char SQL_CUSTOMER_LOCK_BY_CODE[] =
-    "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"
-    " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held";
+#define CUSTOMER_LOCK_BY_CODE                                                                                        \
+    "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"    \
+    " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held"
+static const char SQL_CUSTOMER_LOCK_BY_CODE[] = CUSTOMER_LOCK_BY_CODE;
 static const char SQL_REDEEM_USE[] =
     "SELECT * FROM promo_redeem_use($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
     " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)";
@@ -858,9 +859,7 @@ static const char SQL_REDEEM_USE[] =
  * older than the lock: promo_redeem_use takes the customer's row only at
  * that xmin and otherwise sends the request down the step-by-step path. */
 static const char SQL_USAGE_FACTS[] =
-    "WITH u AS (INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes"
-    " WHERE code_key = $1 ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses"
-    " RETURNING uses + held AS n)"
+    "WITH u AS (" CUSTOMER_LOCK_BY_CODE " AS n)"
     " SELECT u.n, coalesce(c.order_count, 0), coalesce(c.total_spent, 0), coalesce(c.last_order_at, 0),"
     " coalesce(c.signup_at, 0), c.attributes, c.computed,"
     " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $2 AND at > $4),"
@@ -925,8 +924,7 @@ static void moves_fill(struct arena *a, const char *after, struct facts_after *x
 /* Fills *x from the SQL_USAGE_FACTS row fx and the order paying `paid`;
  * returns x->check. */
 static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid, PGresult *fx,
-                          const struct pg_segs *rules,
-                          struct facts_after *x)
+                          const struct pg_segs *segs, struct facts_after *x)
 {
     x->n = pg_i64(fx, 0, 1);
     x->total = pg_i64(fx, 0, 2);
@@ -946,7 +944,7 @@ static bool facts_predict(struct arena *a, const struct use_req *r, int64_t paid
     x->computed = PQgetisnull(fx, 0, 6) ? "[]" : pg_text(fx, 0, 6, a);
     struct seg_facts f = {.order_count = x->n, .total_spent = x->total, .spent_365d = x->spent,
                           .signup_at = x->signup, .last_order_at = x->last};
-    const char *after = pg_customer_computed(a, rules, &f, x->attributes, r->now);
+    const char *after = pg_customer_computed(a, segs, &f, x->attributes, r->now);
     x->check = after != NULL;
     if (after && strcmp(after, x->computed) != 0)
         moves_fill(a, after, x);
@@ -961,11 +959,6 @@ static void results_free(PGresult **q, int n)
     }
 }
 
-/* The writes of an accepted use in one call of promo_redeem_write
- * (migration 010) with COMMIT, the customer's facts and segments predicted
- * (else C follows the segments before COMMIT). SQLSTATE PR001
- * (the function wants the step-by-step path): the transaction is retried
- * that way (ua->slow). */
 /* The redemption an accepted use makes (its id new), strings in ua->a. */
 static void redemption_of_use(struct use_args *ua, const struct campaign *cp, struct redemption *red)
 {
@@ -987,6 +980,11 @@ static void redemption_of_use(struct use_args *ua, const struct campaign *cp, st
     red->created_at = r->now;
 }
 
+/* The writes of an accepted use in one call of promo_redeem_use
+ * (migration 011) with COMMIT, the customer's facts and segments predicted
+ * (else C follows the segments before COMMIT). SQLSTATE PR001 (the function
+ * wants the step-by-step path): the transaction is retried that way
+ * (ua->slow). */
 static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
                                         const struct campaign *cp, PGresult *facts)
 {
@@ -1004,10 +1002,10 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
      * predicted, nothing is left to do after the write: COMMIT goes in the
      * same round trip. */
     struct facts_after x = {.check = false};
-    struct pg_segs *rules = red.customer_id ? pg_segs_get(st, c) : NULL;
-    if (red.customer_id && !rules)
+    struct pg_segs *segs = red.customer_id ? pg_segs_get(st, c) : NULL;
+    if (red.customer_id && !segs)
         return PROMO_INTERNAL;
-    bool commit = !red.customer_id || facts_predict(ua->a, r, paid, facts, rules, &x);
+    bool commit = !red.customer_id || facts_predict(ua->a, r, paid, facts, segs, &x);
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
     PGresult *q[1];
@@ -1019,7 +1017,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
-        pg_segs_put(st, rules);
+        pg_segs_put(st, segs);
         if (strcmp(c->state, "PR001") == 0) {
             ua->slow = true;
             c->retry = 1;
@@ -1028,22 +1026,23 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     }
     enum promo_err rc = PROMO_OK;
     if (!commit && red.customer_id && !PQgetisnull(q[0], 0, 1))
-        rc = pg_customer_segments_follow(c, red.customer_id, rules, q[0], 1, r->now);
+        rc = pg_customer_segments_follow(c, red.customer_id, segs, q[0], 1, r->now);
     PQclear(q[0]);
-    pg_segs_put(st, rules);
+    pg_segs_put(st, segs);
     if (rc == PROMO_OK)
         res->red = red;
     return rc;
 }
 
 /* A redemption in two round trips when nothing unusual is about: one
- * pipeline (BEGIN and six statements) locks the code and reads all a
- * decision needs (replays of the order, whether webhooks listen, the
- * campaign and its shard sums, the segments' rules, the customer's usage
- * row, locked, and their order facts); core decides; one pipeline calls
- * promo_redeem_write (which also writes the segment moves C predicted)
- * and COMMITs (without a prediction, out of memory only, C follows the
- * segments first and COMMIT is a third round trip). Refusals and uses a webhook listens for go on step by step in
+ * pipeline (BEGIN and three statements) locks the code and reads all a
+ * decision needs (the campaign and its shard sums with the replays of the
+ * order and whether webhooks listen; the customer's usage row, locked,
+ * with their facts); core decides, the segments' rules coming from memory
+ * (pg_segs_get); one pipeline calls promo_redeem_use (which also writes
+ * the segment moves C predicted) and COMMITs (without a prediction, out of
+ * memory only, C follows the segments first and COMMIT is a third round
+ * trip). Refusals and uses a webhook listens for go on step by step in
  * the same transaction. *done: the request is answered; else *pre is the
  * code's locked row for the step-by-step path (no such code, a replay of
  * the order, or lapsed holds, ended by then). */

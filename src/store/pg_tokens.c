@@ -6,28 +6,23 @@
  * cache below), because that lookup is one more round trip and statement
  * on every request. A revoke must still be seen at once, by every server:
  * - migration 012 makes every change to a token that matters NOTIFY
- *   promo_tokens, and each server's listener thread (its own connection,
- *   application_name promo-listener) drops the whole cache when it hears
- *   it, milliseconds after the change commits;
+ *   promo_tokens, and each server's listener thread (pg_listen.c) drops
+ *   the whole cache when it hears it, milliseconds after the change
+ *   commits;
  * - this server's own changes drop it before they answer;
  * - nothing is cached while the listener is not listening (not connected
  *   yet, connection lost: it reconnects every second), and every drop
  *   (an epoch) also voids the lookups in flight, which could have read
  *   the row before the change;
  * - no entry is used for more than TOKCACHE_MAX_AGE_S, whatever happens. */
-#include <errno.h>
 #include <jansson.h>
-#include <poll.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "store/pg_int.h"
 #include "store/tokcache.h"
 #include "util/log.h"
-#include "util/timeutil.h"
 
 #define OAUTH_PRUNE_AFTER_S 86400
 
@@ -121,149 +116,47 @@ static enum promo_err token_read_pooled(struct pg_store *st, struct arena *a, co
 /* ---- the token cache ------------------------------------------------------- */
 
 #define TOKCACHE_MAX_AGE_S 10
-#define LISTENER_PING_S 2
-
-struct pg_tokcache {
-    struct tokcache *cache;
-    pthread_t listener;
-    bool has_listener;
-    atomic_bool stop;
-};
-
-void pg_tokcache_drop(struct pg_store *st)
-{
-    if (st->tokcache)
-        tokcache_bump(st->tokcache->cache);
-}
-
-enum promo_err pg_token_find(struct pg_store *st, struct arena *a, const char *secret_hash, struct token *out)
-{
-    struct tokcache *tc = st->tokcache->cache;
-    /* The generation before the read: a drop while it runs voids what it read. */
-    uint64_t gen = tokcache_gen(tc);
-    if (tokcache_get(tc, gen, secret_hash, a, out))
-        return PROMO_OK;
-    enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
-    if (rc == PROMO_OK)
-        tokcache_put(tc, gen, secret_hash, out);
-    return rc;
-}
-
-void pg_token_cache_stats(struct pg_store *st, uint64_t *hits, uint64_t *misses, bool *on)
-{
-    tokcache_stats(st->tokcache->cache, hits, misses, on);
-}
-
-/* Drops what the notices heard on db speak of. */
-static void notices_take(struct pg_store *st, PGconn *db)
-{
-    PGnotify *note;
-    while ((note = PQnotifies(db)) != NULL) {
-        if (strcmp(note->relname, "promo_segments") == 0)
-            pg_segcache_drop(st, -1);
-        else
-            tokcache_bump(st->tokcache->cache);
-        PQfreemem(note);
-    }
-}
-
-/* Both caches on or off (each switch drops what they hold). */
-static void caches_on(struct pg_store *st, bool on)
-{
-    tokcache_set_on(st->tokcache->cache, on);
-    pg_segcache_drop(st, on ? 1 : 0);
-}
-
-/* Waits for notices on db until it fails or the store stops; pings it
- * every LISTENER_PING_S so that a silently dead connection is noticed. */
-static void listen_on(struct pg_store *st, PGconn *db)
-{
-    struct pg_tokcache *tc = st->tokcache;
-    int64_t last_ping = time_mono_ns();
-    while (!atomic_load(&tc->stop)) {
-        struct pollfd p = {.fd = PQsocket(db), .events = POLLIN};
-        int n = poll(&p, 1, 200);
-        if (n < 0 && errno != EINTR)
-            return;
-        if (n > 0 && !PQconsumeInput(db))
-            return;
-        notices_take(st, db);
-        if (time_mono_ns() - last_ping >= (int64_t)LISTENER_PING_S * 1000000000) {
-            PGresult *r = PQexec(db, "SELECT 1");
-            bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-            PQclear(r);
-            if (!ok)
-                return;
-            last_ping = time_mono_ns();
-            notices_take(st, db); /* heard during the ping */
-        }
-    }
-}
-
-static void *listener_main(void *arg)
-{
-    struct pg_store *st = arg;
-    struct pg_tokcache *tc = st->tokcache;
-    bool warned = false;
-    while (!atomic_load(&tc->stop)) {
-        const char *keys[] = {"dbname", "application_name", NULL};
-        const char *vals[] = {st->conninfo, "promo-listener", NULL};
-        PGconn *db = PQconnectdbParams(keys, vals, 1);
-        PGresult *r =
-            PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN promo_tokens; LISTEN promo_segments") : NULL;
-        bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (ok) {
-            log_info("store: token listener listening; found tokens and segment rules are cached");
-            warned = false;
-            caches_on(st, true);
-            listen_on(st, db);
-        } else if (!warned) {
-            log_warn("store: token listener: %s (tokens are read on every call until it is back)",
-                     PQerrorMessage(db));
-            warned = true;
-        }
-        caches_on(st, false);
-        PQfinish(db);
-        for (int i = 0; i < 10 && !atomic_load(&tc->stop); i++)
-            usleep(100 * 1000);
-    }
-    return NULL;
-}
 
 int pg_tokcache_open(struct pg_store *st)
 {
-    struct pg_tokcache *tc = calloc(1, sizeof(*tc));
-    if (!tc || !(tc->cache = tokcache_new((int64_t)TOKCACHE_MAX_AGE_S * 1000000000))) {
-        free(tc);
+    st->tokcache = tokcache_new((int64_t)TOKCACHE_MAX_AGE_S * 1000000000);
+    if (!st->tokcache)
         return -1;
-    }
-    tokcache_set_on(tc->cache, false); /* until the listener listens */
-    atomic_init(&tc->stop, false);
-    st->tokcache = tc;
-    if (st->no_cache) {
-        log_info("store: cache=off: tokens and segment rules are read on every call");
-        return 0;
-    }
-    if (pthread_create(&tc->listener, NULL, listener_main, st) != 0) {
-        log_warn("store: cannot start the token listener; tokens are read on every call");
-        return 0;
-    }
-    tc->has_listener = true;
+    tokcache_set_on(st->tokcache, false); /* until the listener listens (pg_listen.c) */
     return 0;
 }
 
 void pg_tokcache_close(struct pg_store *st)
 {
-    struct pg_tokcache *tc = st->tokcache;
-    if (!tc)
-        return;
-    atomic_store(&tc->stop, true);
-    if (tc->has_listener)
-        pthread_join(tc->listener, NULL);
-    tokcache_free(tc->cache);
-    free(tc);
+    tokcache_free(st->tokcache);
     st->tokcache = NULL;
+}
+
+void pg_tokcache_drop(struct pg_store *st, int on)
+{
+    if (!st->tokcache)
+        return;
+    if (on >= 0)
+        tokcache_set_on(st->tokcache, on);
+    else
+        tokcache_bump(st->tokcache);
+}
+
+enum promo_err pg_token_find(struct pg_store *st, struct arena *a, const char *secret_hash, struct token *out)
+{
+    /* The generation before the read: a drop while it runs voids what it read. */
+    uint64_t gen = tokcache_gen(st->tokcache);
+    if (tokcache_get(st->tokcache, gen, secret_hash, a, out))
+        return PROMO_OK;
+    enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
+    if (rc == PROMO_OK)
+        tokcache_put(st->tokcache, gen, secret_hash, out);
+    return rc;
+}
+
+void pg_token_cache_stats(struct pg_store *st, uint64_t *hits, uint64_t *misses, bool *on)
+{
+    tokcache_stats(st->tokcache, hits, misses, on);
 }
 
 enum promo_err pg_token_get(struct pg_store *st, struct arena *a, const char *id, struct token *out)
@@ -370,7 +263,7 @@ enum promo_err pg_token_revoke(struct pg_store *st, struct arena *a, const char 
 {
     struct revoke_args ra = {a, id, actor, now, out};
     enum promo_err rc = pg_tx(st, tx_token_revoke, &ra);
-    pg_tokcache_drop(st); /* before the answer, whatever the listener hears when */
+    pg_tokcache_drop(st, -1); /* before the answer, whatever the listener hears when */
     return rc;
 }
 
@@ -397,7 +290,7 @@ void pg_token_touch(struct pg_store *st, const char *id, int64_t now)
         return;
     ta->now = now;
     memcpy(ta->id, id, len + 1);
-    tokcache_touched(st->tokcache->cache, id, now);
+    tokcache_touched(st->tokcache, id, now);
     pg_post(st, tx_token_touch, ta, free);
 }
 
@@ -544,7 +437,7 @@ enum promo_err pg_oauth_client_delete(struct pg_store *st, struct arena *a, cons
     struct client_delete_args da = {a, id, actor, now, out, revoked};
     *revoked = 0;
     enum promo_err rc = pg_tx(st, tx_client_delete, &da);
-    pg_tokcache_drop(st);
+    pg_tokcache_drop(st, -1);
     return rc;
 }
 

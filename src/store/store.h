@@ -40,8 +40,8 @@ struct token {
     int64_t last_used_at;           /* 0: never; kept to the minute (store_token_touch) */
 };
 /* The token cache's lookups answered from memory and from the database
- * since the store opened, and whether it is on (PostgreSQL: its listener
- * is listening; SQLite has no cache and reads its own file: all zero). */
+ * since the store opened, and whether it is on (SQLite: always;
+ * PostgreSQL: while its listener is listening). */
 void store_token_cache_stats(struct store *st, uint64_t *hits, uint64_t *misses, bool *listening);
 enum promo_err store_token_count(struct store *st, int64_t *n);
 /* Live (not revoked, not expired at `now`) admin tokens. */
