@@ -142,16 +142,14 @@ void pg_tokcache_drop(struct pg_store *st, int on)
         tokcache_bump(st->tokcache);
 }
 
+static enum promo_err token_read_by_hash(void *st, struct arena *a, const char *hash, struct token *out)
+{
+    return token_read_pooled(st, a, SQL_TOKEN_BY_HASH, hash, out);
+}
+
 enum promo_err pg_token_find(struct pg_store *st, struct arena *a, const char *secret_hash, struct token *out)
 {
-    /* The generation before the read: a drop while it runs voids what it read. */
-    uint64_t gen = tokcache_gen(st->tokcache);
-    if (tokcache_get(st->tokcache, gen, secret_hash, a, out))
-        return PROMO_OK;
-    enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
-    if (rc == PROMO_OK)
-        tokcache_put(st->tokcache, gen, secret_hash, out);
-    return rc;
+    return tokcache_find(st->tokcache, a, secret_hash, out, token_read_by_hash, st);
 }
 
 void pg_token_cache_stats(struct pg_store *st, uint64_t *hits, uint64_t *misses, bool *on)

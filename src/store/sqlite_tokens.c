@@ -127,17 +127,14 @@ static enum promo_err token_read_pooled(struct sqlite_store *st, struct arena *a
     return rc;
 }
 
+static enum promo_err token_read_by_hash(void *st, struct arena *a, const char *hash, struct token *out)
+{
+    return token_read_pooled(st, a, SQL_TOKEN_BY_HASH, hash, out);
+}
+
 enum promo_err sqlite_token_find(struct sqlite_store *st, struct arena *a, const char *secret_hash, struct token *out)
 {
-    /* The generation before the read: a change committed meanwhile makes
-     * what we read stale at once. */
-    uint64_t gen = tokcache_gen(st->tokens);
-    if (tokcache_get(st->tokens, gen, secret_hash, a, out))
-        return PROMO_OK;
-    enum promo_err rc = token_read_pooled(st, a, SQL_TOKEN_BY_HASH, secret_hash, out);
-    if (rc == PROMO_OK)
-        tokcache_put(st->tokens, gen, secret_hash, out);
-    return rc;
+    return tokcache_find(st->tokens, a, secret_hash, out, token_read_by_hash, st);
 }
 
 enum promo_err sqlite_token_get(struct sqlite_store *st, struct arena *a, const char *id, struct token *out)

@@ -49,7 +49,8 @@ void tokcache_free(struct tokcache *tc)
     free(tc);
 }
 
-uint64_t tokcache_gen(struct tokcache *tc)
+/* The generation now: read before reading a token from the store. */
+static uint64_t tokcache_gen(struct tokcache *tc)
 {
     pthread_mutex_lock(&tc->lock);
     uint64_t gen = tc->gen;
@@ -81,7 +82,9 @@ static struct tok_slot *slot_of(struct tokcache *tc, const char *hash)
     return &tc->slot[h % TOKCACHE_SLOTS];
 }
 
-bool tokcache_get(struct tokcache *tc, uint64_t gen, const char *hash, struct arena *a, struct token *out)
+/* Copies the token cached for `hash` at generation gen into out (strings
+ * in a); false (a miss, counted) when there is none. */
+static bool tokcache_get(struct tokcache *tc, uint64_t gen, const char *hash, struct arena *a, struct token *out)
 {
     bool hit = false;
     pthread_mutex_lock(&tc->lock);
@@ -116,7 +119,9 @@ static char *token_pack(const struct token *t, struct token *dst)
     return text;
 }
 
-void tokcache_put(struct tokcache *tc, uint64_t gen, const char *hash, const struct token *t)
+/* Keeps t for `hash` if gen is still the generation and the cache is on
+ * (out of memory: not kept). */
+static void tokcache_put(struct tokcache *tc, uint64_t gen, const char *hash, const struct token *t)
 {
     struct token packed = *t;
     char *text = token_pack(t, &packed);
@@ -155,4 +160,16 @@ void tokcache_stats(struct tokcache *tc, uint64_t *hits, uint64_t *misses, bool 
     *misses = tc->misses;
     *on = tc->on;
     pthread_mutex_unlock(&tc->lock);
+}
+
+enum promo_err tokcache_find(struct tokcache *tc, struct arena *a, const char *hash, struct token *out,
+                             tokcache_read_fn read, void *store)
+{
+    uint64_t gen = tokcache_gen(tc);
+    if (tokcache_get(tc, gen, hash, a, out))
+        return PROMO_OK;
+    enum promo_err rc = read(store, a, hash, out);
+    if (rc == PROMO_OK)
+        tokcache_put(tc, gen, hash, out);
+    return rc;
 }

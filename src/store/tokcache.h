@@ -26,21 +26,20 @@ struct tokcache;
 /* max_age_ns: 0 for none. NULL when out of memory. The cache starts on. */
 struct tokcache *tokcache_new(int64_t max_age_ns);
 void tokcache_free(struct tokcache *tc);
-/* The generation now: read it before reading a token from the database. */
-uint64_t tokcache_gen(struct tokcache *tc);
 /* Ends the generation: every entry, and every read in flight, is stale. */
 void tokcache_bump(struct tokcache *tc);
 /* Turns the cache on or off (ending the generation either way). */
 void tokcache_set_on(struct tokcache *tc, bool on);
-/* Copies the token cached for `hash` at generation gen into out (strings
- * in a); false (a miss, counted) when there is none. */
-bool tokcache_get(struct tokcache *tc, uint64_t gen, const char *hash, struct arena *a, struct token *out);
-/* Keeps t for `hash` if gen is still the generation and the cache is on
- * (out of memory: not kept). */
-void tokcache_put(struct tokcache *tc, uint64_t gen, const char *hash, const struct token *t);
 /* last_used_at moved (store_token_touch): cached copies follow, so the
  * next calls do not post the same touch again. */
 void tokcache_touched(struct tokcache *tc, const char *id, int64_t now);
 void tokcache_stats(struct tokcache *tc, uint64_t *hits, uint64_t *misses, bool *on);
+/* Reads a token by secret hash from the store (strings in a). */
+typedef enum promo_err (*tokcache_read_fn)(void *store, struct arena *a, const char *hash, struct token *out);
+/* The whole lookup: from memory, else read(store, ...) and kept, the
+ * generation taken before the read so that a change committed meanwhile
+ * voids what was read. */
+enum promo_err tokcache_find(struct tokcache *tc, struct arena *a, const char *hash, struct token *out,
+                             tokcache_read_fn read, void *store);
 
 #endif
