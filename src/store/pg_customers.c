@@ -210,13 +210,15 @@ void pg_segs_put(struct pg_store *st, struct pg_segs *g)
 /* ---- facts ----------------------------------------------------------------- */
 
 /* One statement recomputes the facts from the customer's orders (locking
- * the row) and hands back what the rules look at. */
+ * the row), writes the 365-day window a redemption reads (migration 014:
+ * the sum after $2, good while the row is this version) and hands back what
+ * the rules look at. */
 static const char SQL_FACTS_REFRESH[] =
-    "UPDATE customers SET (order_count, total_spent, first_order_at, last_order_at) ="
-    " (SELECT count(*), coalesce(sum(amount), 0), min(at), max(at) FROM customer_orders WHERE customer_id = $1)"
+    "UPDATE customers SET (order_count, total_spent, first_order_at, last_order_at, spent_365d) ="
+    " (SELECT count(*), coalesce(sum(amount), 0), min(at), max(at), coalesce(sum(amount) FILTER (WHERE at > $2), 0)"
+    " FROM customer_orders WHERE customer_id = $1), spent_since = $2, spent_xid = pg_current_xact_id()::xid::text"
     " WHERE id = $1 RETURNING order_count, total_spent, coalesce(last_order_at, 0), coalesce(signup_at, 0),"
-    " attributes, computed,"
-    " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $1 AND at > $2)";
+    " attributes, computed, spent_365d";
 static const char SQL_COMPUTED_SET[] = "UPDATE customers SET computed = $1 WHERE id = $2";
 /* Taken before the recomputation, in a statement of its own: at READ
  * COMMITTED the next statement's snapshot then holds every order of a

@@ -202,7 +202,7 @@ int pg_segcache_open(struct pg_store *st);
 void pg_segcache_drop(struct pg_store *st, int on);
 void pg_segcache_close(struct pg_store *st);
 /* What follows a recomputation of the customer's facts made elsewhere
- * (the redemption's promo_redeem_use, migration 011): `facts` row 0 from
+ * (the redemption's promo_redeem_order, migration 014): `facts` row 0 from
  * column col0 holds order_count, total_spent, last_order_at, signup_at,
  * attributes, computed (before), spent_365d; the computed segments are set
  * from `segs`, each entry and exit logged (and rules on segments run) as

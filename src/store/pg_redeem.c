@@ -846,25 +846,34 @@ static enum promo_err redeem_locked(struct pg_store *st, struct pgc *c, struct u
     "INSERT INTO customer_usage (campaign_id, customer_id) SELECT campaign_id, $2 FROM codes WHERE code_key = $1"    \
     " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET uses = customer_usage.uses RETURNING uses + held"
 static const char SQL_CUSTOMER_LOCK_BY_CODE[] = CUSTOMER_LOCK_BY_CODE;
-static const char SQL_REDEEM_USE[] =
-    "SELECT * FROM promo_redeem_use($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)";
+static const char SQL_REDEEM_ORDER[] =
+    "SELECT * FROM promo_redeem_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)";
 /* SQL_CUSTOMER_LOCK_BY_CODE and, in the same statement, the customer's
- * facts before this order as promo_redeem_use (migration 011) moves them:
+ * facts before this order as promo_redeem_order (migration 014) moves them:
  * usage (uses + held), order_count, total_spent, last_order_at, signup_at,
  * attributes, computed, spent_365d (orders after $4), has (whether $3 is
  * already one of the customer's orders), xmin (the customers row's
  * version; NULL without a row). The facts are read with the snapshot the
  * statement took before it waited for the usage lock, so they may be
- * older than the lock: promo_redeem_use takes the customer's row only at
- * that xmin and otherwise sends the request down the step-by-step path. */
+ * older than the lock: promo_redeem_order takes the customer's row only at
+ * that xmin and otherwise sends the request down the step-by-step path.
+ * spent_365d comes from the row's window (migration 014) when the row is
+ * still the version that wrote it, moved by the orders between its cutoff
+ * and $4; else from every order after $4, as before. */
 static const char SQL_USAGE_FACTS[] =
     "WITH u AS (" CUSTOMER_LOCK_BY_CODE " AS n)"
     " SELECT u.n, coalesce(c.order_count, 0), coalesce(c.total_spent, 0), coalesce(c.last_order_at, 0),"
     " coalesce(c.signup_at, 0), c.attributes, c.computed,"
-    " (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $2 AND at > $4),"
+    " CASE WHEN c.spent_xid = c.xmin::text THEN c.spent_365d + CASE WHEN $4 >= c.spent_since THEN -1 ELSE 1 END"
+    " * (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $2"
+    " AND at > least($4, c.spent_since) AND at <= greatest($4, c.spent_since))"
+    " ELSE (SELECT coalesce(sum(amount), 0) FROM customer_orders WHERE customer_id = $2 AND at > $4) END,"
     " EXISTS (SELECT 1 FROM customer_orders WHERE customer_id = $2 AND order_id = $3), c.xmin::text"
     " FROM u LEFT JOIN customers c ON c.id = $2";
+
+/* The cutoff of spent_365d at now: orders after it count. */
+static int64_t since_365d(int64_t now) { return now - 365 * 86400; }
 
 /* The fast path's pipeline. F_CAMP (PG_SQL_CAMPAIGN_COUNTS_REPLAY) is a
  * statement of its own after the code's lock, never a part of it: a
@@ -873,7 +882,7 @@ static const char SQL_USAGE_FACTS[] =
 enum { F_CODE, F_CAMP, F_USAGE, F_N };
 
 /* What the customer's facts will be after this redemption's order (from
- * the SQL_USAGE_FACTS row: promo_redeem_use moves the row at that version
+ * the SQL_USAGE_FACTS row: promo_redeem_order moves the row at that version
  * only) and, when the computed segments move, the moves (p_new_computed,
  * p_entered, p_left, p_move_ids as array literals), written by the
  * function so that COMMIT goes with it. check: the segments were predicted
@@ -980,8 +989,8 @@ static void redemption_of_use(struct use_args *ua, const struct campaign *cp, st
     red->created_at = r->now;
 }
 
-/* The writes of an accepted use in one call of promo_redeem_use
- * (migration 011) with COMMIT, the customer's facts and segments predicted
+/* The writes of an accepted use in one call of promo_redeem_order
+ * (migration 014) with COMMIT, the customer's facts and segments predicted
  * (else C follows the segments before COMMIT). SQLSTATE PR001 (the function
  * wants the step-by-step path): the transaction is retried that way
  * (ua->slow). */
@@ -1009,11 +1018,11 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
     PGresult *q[1];
-    pq_stmt(&s[0], SQL_REDEEM_USE, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "ssi" "ssss", r->key, red.code,
+    pq_stmt(&s[0], SQL_REDEEM_ORDER, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "ssi" "ssss" "i", r->key, red.code,
             red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type,
             red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt, data ? data : "{}",
             cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, x.xmin, x.new_order ? "t" : "f", x.spent,
-            x.after, x.entered, x.left, x.move_ids);
+            x.after, x.entered, x.left, x.move_ids, since_365d(r->now));
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
@@ -1039,7 +1048,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
  * decision needs (the campaign and its shard sums with the replays of the
  * order and whether webhooks listen; the customer's usage row, locked,
  * with their facts); core decides, the segments' rules coming from memory
- * (pg_segs_get); one pipeline calls promo_redeem_use (which also writes
+ * (pg_segs_get); one pipeline calls promo_redeem_order (which also writes
  * the segment moves C predicted) and COMMITs (without a prediction, out of
  * memory only, C follows the segments first and COMMIT is a third round
  * trip). Refusals and uses a webhook listens for go on step by step in
@@ -1056,7 +1065,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
     pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_REPLAY, "ss", r->key, r->order->id);
     if (r->customer_id) {
-        pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, r->now - 365 * 86400);
+        pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, since_365d(r->now));
     }
     *done = false;
     if (pq_pipe(c, s, n, q, false) != 0)

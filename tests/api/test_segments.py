@@ -104,6 +104,65 @@ def test_spent_365d_window_slides(srv):
     assert c["facts"]["spent_365d"] == 0 and c["facts"]["total_spent"] == 1500000, c
 
 
+def spend_segment(srv, threshold):
+    """A segment of customers who spent `threshold` or more in 365 days."""
+    name = uniq("spent-").lower()
+    expect(put_segment(srv, name, {"all": [{"fact": "spent_365d", "op": ">=", "value": threshold}]}), 201)
+    return name
+
+
+def paid_redemption(srv, code, cid, paid):
+    """Redeems `code` on a new order of `cid` that pays `paid` after the
+    campaign's fixed 1000 discount."""
+    r = expect(redeem(srv, code, paid + 1000, customer_id=cid, oid=uniq("o-")), 201)
+    assert r["order_amount_after"] == paid, r
+
+
+def test_spent_365d_of_redemptions_follows_the_window_both_ways(srv):
+    """On PostgreSQL a redemption reads what the customer spent in 365 days
+    from their row (migration 014: written by the last redemption or
+    refresh) and moves it by the orders that left or came back into the
+    window since; the segments it decides must be those of the orders
+    really in the window. Each redemption here comes less than an hour
+    after the refresh a long clock move set off (wait_events), so no other
+    refresh moves the window first."""
+    big = spend_segment(srv, 150000)
+    try:
+        code = add_code(srv, create_campaign(srv)["id"], max_uses=None)["code"]
+        # Forward: 2 x 50k (two orders: the last redemption enters no
+        # segment that a rule may follow, which would take the step-by-step
+        # path), then 30 min short of a year (the refresh finds them
+        # dormant, the window still holding the 100k), then 40 min more:
+        # the 100k has left the window.
+        fwd = uniq("cust-")
+        paid_redemption(srv, code, fwd, 50000)
+        paid_redemption(srv, code, fwd, 50000)
+        advance(srv, 365 * DAY - 1800)
+        wait_events(srv, {"segment_entered"}, customer_id=fwd, subject_id="dormant")
+        advance(srv, 2400)
+        paid_redemption(srv, code, fwd, 60000)
+        c = customer(srv, fwd)
+        assert c["facts"]["spent_365d"] == 60000 and big not in c["computed_segments"], c
+        assert "dormant" not in c["computed_segments"], c
+        assert events(srv, {"segment_entered"}, customer_id=fwd, subject_id=big) == []
+        # Back: 100k, a year and 10 min (out of the window), 30k, then the
+        # clock 20 min back (a server whose clock is behind): the 100k is
+        # in the window again.
+        back = uniq("cust-")
+        paid_redemption(srv, code, back, 100000)
+        advance(srv, 365 * DAY + 600)
+        wait_events(srv, {"segment_entered"}, customer_id=back, subject_id="dormant")
+        paid_redemption(srv, code, back, 30000)
+        assert big not in customer(srv, back)["computed_segments"]
+        advance(srv, -1200)
+        paid_redemption(srv, code, back, 30000)
+        c = customer(srv, back)
+        assert c["facts"]["spent_365d"] == 160000 and big in c["computed_segments"], c
+        assert len(events(srv, {"segment_entered"}, customer_id=back, subject_id=big)) == 1
+    finally:
+        expect(srv.request("DELETE", "/v1/segments/" + big), 200)
+
+
 def test_attribute_segment_follows_profile_and_deletion(srv):
     name = uniq("city").lower()
     r = put_segment(srv, name, {"all": [{"fact": "attributes.city", "op": "=", "value": "Busan"}]},
