@@ -3,17 +3,19 @@
 doing the same transaction (redeem.sql) on the same database, in one run.
 Started by bench/pg/run.sh inside scripts/pg_test.sh (PROMO_TEST_DB set).
 
-Loads (each BENCH_SECONDS, default 5):
-  pgbench 8 clients and promo 1 server 8 connections, alternating,
-           BENCH_ROUNDS (default 3) times each; the medians are compared;
-  pgbench  32 clients, random codes of 16 campaigns;
-  promo    1 server: 8 and 32 connections, the same 16 campaigns ("spread"),
-           then all traffic on one campaign at 8 and 32 connections;
-  promo    2 servers on the database, 32 connections split over both,
-           spread and one campaign.
-Targets: promo (1 server, 8 connections, spread) >= 70% of pgbench at 8
-clients; one campaign at 32 connections >= 80% of the spread rate at 32
-(no collapse on one campaign). Writes the summary to bench/pg/last-run.txt.
+Loads (each BENCH_SECONDS, default 5), in rounds (BENCH_ROUNDS, default 3):
+each round runs every load of its group once, one after the other, and each
+load's median over the rounds enters the ratios:
+  1 server: pgbench 8 clients (redeem.sql, then redeem_narrow.sql); promo
+           8 and 32 connections over 16 campaigns ("spread"), then 8 and 32
+           connections all on one campaign;
+  then pgbench 32 clients once (reported, in no ratio);
+  2 servers on the database: promo 32 connections split over both, spread,
+           then one campaign.
+Targets: promo (1 server, 8 connections, spread) >= 70% of pgbench
+(redeem.sql) at 8 clients; one campaign >= 80% of spread at 32 connections
+(1 and 2 servers) and one campaign at 32 connections >= 80% of 8 (no
+collapse). Writes the summary to bench/pg/last-run.txt.
 """
 
 import json
@@ -117,6 +119,27 @@ def wrk(srvs, conns, ncamp, run):
     return rate, bad
 
 
+def rounds_of(loads, run):
+    """Runs each (name, fn(tag)) of loads once per round, ROUNDS rounds, in
+    the given order in odd rounds and reversed in even ones (so that loads
+    compared with each other sit next to each other, and neither always
+    runs first); returns {name: [(rate, bad), ...]} and prints each round."""
+    got = {name: [] for name, _ in loads}
+    for i in range(ROUNDS):
+        for name, fn in (loads if i % 2 == 0 else loads[::-1]):
+            got[name].append(fn("%s%s%d" % (run, name, i)))
+        out("round %d: " % (i + 1) + ", ".join("%s %.0f/s" % (name, got[name][-1][0]) for name, _ in loads))
+    return got
+
+
+def paired(runs, num, den):
+    """The ratios num/den of each round (both loads ran next to each other
+    in it) and their median: the machine's speed drifts between rounds far
+    more than between two neighbouring loads."""
+    each = [n[0] / d[0] for n, d in zip(runs[num], runs[den])]
+    return median(each), each
+
+
 def main():
     if not harness.on_pg():
         out("bench_pg: PROMO_TEST_DB is not a PostgreSQL URL (run bench/pg/run.sh)")
@@ -134,55 +157,54 @@ def main():
             % (NCAMP, NCODES, time.time() - t0, SECONDS, os.cpu_count()))
         run = str(int(time.time()))
         res = {}
-        # The headline pair alternates, ROUNDS times each, and each side's
-        # median is compared: the machine's speed drifts, and the tables
-        # grow with every load, so whichever ran first on the fresh
-        # database would otherwise have the edge.
-        pgb8, narrow8, p8 = [], [], []
-        for i in range(ROUNDS):
-            pgb8.append(pgbench(url, 8, NCAMP, run + "a%d" % i))
-            narrow8.append(pgbench(url, 8, NCAMP, run + "n%d" % i, "redeem_narrow.sql"))
-            p8.append(wrk([a], 8, NCAMP, run + "c%d" % i))
-            out("round %d: pgbench 8 clients %.0f/s (narrow %.0f/s), promo 8 conns %.0f/s"
-                % (i + 1, pgb8[-1][0], narrow8[-1][0], p8[-1][0]))
-        res["pgb8"] = (median([v[0] for v in pgb8]), sum(v[1] for v in pgb8))
-        res["narrow8"] = (median([v[0] for v in narrow8]), sum(v[1] for v in narrow8))
-        res["p8"] = (median([v[0] for v in p8]), sum(v[1] for v in p8))
+        # Every load whose rate enters a ratio runs ROUNDS times, the loads
+        # of a round one after the other, and each load's median is used:
+        # the machine's speed drifts from second to second, and the tables
+        # grow with every load, so one 5-second sample of each side (or the
+        # side that ran first on the fresh database) would decide the ratio.
+        loads1 = (("narrow8", lambda tag: pgbench(url, 8, NCAMP, tag, "redeem_narrow.sql")),
+                  ("pgb8", lambda tag: pgbench(url, 8, NCAMP, tag)),
+                  ("p8", lambda tag: wrk([a], 8, NCAMP, tag)),
+                  ("p32", lambda tag: wrk([a], 32, NCAMP, tag)),
+                  ("p32one", lambda tag: wrk([a], 32, 1, tag)),
+                  ("p8one", lambda tag: wrk([a], 8, 1, tag)))
+        runs = rounds_of(loads1, run + "s")
         res["pgb32"] = pgbench(url, 32, NCAMP, run + "b")
-        res["p32"] = wrk([a], 32, NCAMP, run + "d")
-        res["p8one"] = wrk([a], 8, 1, run + "e")
-        res["p32one"] = wrk([a], 32, 1, run + "f")
         b = harness.Server(db=url, token=a.token, config=config).start()
-        res["pp32"] = wrk([a, b], 32, NCAMP, run + "g")
-        res["pp32one"] = wrk([a, b], 32, 1, run + "h")
+        loads2 = (("pp32", lambda tag: wrk([a, b], 32, NCAMP, tag)),
+                  ("pp32one", lambda tag: wrk([a, b], 32, 1, tag)))
+        runs.update(rounds_of(loads2, run + "t"))
+        for k, v in runs.items():
+            res[k] = (median([x[0] for x in v]), sum(x[1] for x in v))
         uses = int(psql(url, "SELECT sum(uses) FROM codes"))
         reds = int(psql(url, "SELECT count(*) FROM redemptions"))
         shards = int(psql(url, "SELECT sum(redeemed) FROM campaign_shards"))
 
         out()
         row("load", "redemptions/s", "target", "")
-        row("pgbench redeem.sql, 8 clients, 16 campaigns (median of %d)" % ROUNDS, "%.0f" % res["pgb8"][0])
-        row("pgbench redeem_narrow.sql (no customer facts), 8 clients (median of %d)" % ROUNDS,
-            "%.0f" % res["narrow8"][0])
-        row("pgbench redeem.sql, 32 clients, 16 campaigns", "%.0f" % res["pgb32"][0])
-        for k, what in (("p8", "promo 1 server, 8 conns, 16 campaigns (median of %d)" % ROUNDS), ("p32", "promo 1 server, 32 conns, 16 campaigns"),
+        row("(each rate the median of %d rounds; pgbench at 32 clients once)" % ROUNDS, "")
+        row("pgbench redeem.sql, 8 clients, 16 campaigns", "%.0f" % res["pgb8"][0])
+        row("pgbench redeem_narrow.sql (no customer facts), 8 clients", "%.0f" % res["narrow8"][0])
+        row("pgbench redeem.sql, 32 clients, 16 campaigns (once)", "%.0f" % res["pgb32"][0])
+        for k, what in (("p8", "promo 1 server, 8 conns, 16 campaigns"), ("p32", "promo 1 server, 32 conns, 16 campaigns"),
                         ("p8one", "promo 1 server, 8 conns, 1 campaign"), ("p32one", "promo 1 server, 32 conns, 1 campaign"),
                         ("pp32", "promo 2 servers, 32 conns, 16 campaigns"),
                         ("pp32one", "promo 2 servers, 32 conns, 1 campaign")):
             row(what, "%.0f" % res[k][0], "", "(%d non-201)" % res[k][1] if res[k][1] else "")
-        r1 = res["p8"][0] / res["pgb8"][0]
-        row("promo / pgbench at 8 clients", "%.0f%%" % (100 * r1), ">= 70%", "PASS" if r1 >= 0.7 else "FAIL")
-        row("promo / pgbench redeem_narrow.sql at 8 clients", "%.0f%%" % (100 * res["p8"][0] / res["narrow8"][0]),
-            "", "(for comparison)")
-        r2 = res["p32one"][0] / res["p32"][0]
-        row("one campaign / 16 campaigns, 1 server, 32 conns", "%.0f%%" % (100 * r2), ">= 80%",
-            "PASS" if r2 >= 0.8 else "FAIL")
-        r3 = res["pp32one"][0] / res["pp32"][0]
-        row("one campaign / 16 campaigns, 2 servers, 32 conns", "%.0f%%" % (100 * r3), ">= 80%",
-            "PASS" if r3 >= 0.8 else "FAIL")
-        r4 = res["p32one"][0] / res["p8one"][0]
-        row("one campaign: 32 conns / 8 conns (no collapse)", "%.0f%%" % (100 * r4), ">= 80%",
-            "PASS" if r4 >= 0.8 else "FAIL")
+        # Ratios: the median of each round's ratio of two neighbouring loads.
+        def ratio(what, num, den, target=None):
+            r, each = paired(runs, num, den)
+            rounds = "(rounds: %s)" % ", ".join("%.0f%%" % (100 * x) for x in each)
+            if target is None:
+                row(what, "%.0f%%" % (100 * r), "", rounds)
+            else:
+                row(what, "%.0f%%" % (100 * r), ">= %.0f%%" % (100 * target),
+                    ("PASS " if r >= target else "FAIL ") + rounds)
+        ratio("promo / pgbench at 8 clients", "p8", "pgb8", 0.7)
+        ratio("promo / pgbench redeem_narrow.sql at 8 clients", "p8", "narrow8")
+        ratio("one campaign / 16 campaigns, 1 server, 32 conns", "p32one", "p32", 0.8)
+        ratio("one campaign / 16 campaigns, 2 servers, 32 conns", "pp32one", "pp32", 0.8)
+        ratio("one campaign: 32 conns / 8 conns (no collapse)", "p32one", "p8one", 0.8)
         bad = sum(v[1] for v in res.values())
         row("uses = redemptions = shard totals", "%d/%d/%d" % (uses, reds, shards), "equal",
             "PASS" if uses == reds == shards and bad == 0 else "FAIL")

@@ -3,11 +3,14 @@
 -- bench/pg/bench_pg.py imports them), each request a new order. Every
 -- answer must be 201 "succeeded".
 --   env: BENCH_LUA_DIR BENCH_TOKEN BENCH_NCAMP BENCH_NCODES BENCH_RUN BENCH_STOP_AFTER
+--        BENCH_NCUST (customers per wrk thread, default 1000: fewer make each
+--        customer's order history grow faster)
 local lib = dofile(os.getenv("BENCH_LUA_DIR") .. "/lib.lua")
 
 local ncamp = tonumber(lib.env("BENCH_NCAMP"))
 local ncodes = tonumber(lib.env("BENCH_NCODES"))
 local run = lib.env("BENCH_RUN", tostring(os.time()))
+local ncust = tonumber(lib.env("BENCH_NCUST", "1000"))
 wrk.method = "POST"
 wrk.path = "/v1/redemptions"
 wrk.headers["Authorization"] = "Bearer " .. lib.env("BENCH_TOKEN")
@@ -20,7 +23,7 @@ lib.install {
   request = function(tid, n)
     if n == 1 then math.randomseed(os.time() * 1000 + tid) end
     local code = "PGB" .. math.random(0, ncamp - 1) .. "X" .. math.random(1, ncodes)
-    local body = '{"code":"' .. code .. '","customer_id":"cust-' .. tid .. '-' .. (n % 1000) .. '"' ..
+    local body = '{"code":"' .. code .. '","customer_id":"cust-' .. tid .. '-' .. (n % ncust) .. '"' ..
       ',"order":{"id":"ord-' .. run .. '-' .. tid .. '-' .. n .. '","amount":45000,"currency":"KRW"}}'
     return wrk.format(nil, nil, nil, body)
   end,
