@@ -3,9 +3,11 @@
 doing the same transaction (redeem.sql) on the same database, in one run.
 Started by bench/pg/run.sh inside scripts/pg_test.sh (PROMO_TEST_DB set).
 
-Loads (each BENCH_SECONDS, default 5), in rounds (BENCH_ROUNDS, default 3):
-each round runs every load of its group once, one after the other, and each
-load's median over the rounds enters the ratios:
+Loads (each BENCH_SECONDS, default 5) in rounds (BENCH_ROUNDS, default 4:
+even, so that each order of the loads runs as often as the other). A round
+runs every load of its group once, in the order below in odd rounds and
+reversed in even ones; each rate is the median over the rounds, each ratio
+the median of the rounds' ratios (rounds_of, paired):
   1 server: pgbench 8 clients (redeem.sql, then redeem_narrow.sql); promo
            8 and 32 connections over 16 campaigns ("spread"), then 8 and 32
            connections all on one campaign;
@@ -32,7 +34,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "api"))
 import harness  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
 NCAMP, NCODES = 16, 2000
 lines = []
 
