@@ -27,7 +27,11 @@
 -- promo_redeem_use stays for servers of the previous release.
 
 ALTER TABLE customers ADD COLUMN spent_365d BIGINT, ADD COLUMN spent_since BIGINT, ADD COLUMN spent_xid TEXT;
-CREATE INDEX customer_orders_by_at ON customer_orders (customer_id, at) INCLUDE (amount);
+-- Writers of customer_orders wait while this index is built. On a large
+-- table, build it first without blocking them (docs/scaling.md,
+-- "Migrations"): CREATE INDEX CONCURRENTLY customer_orders_by_at ON
+-- customer_orders (customer_id, at) INCLUDE (amount); this then skips it.
+CREATE INDEX IF NOT EXISTS customer_orders_by_at ON customer_orders (customer_id, at) INCLUDE (amount);
 
 CREATE FUNCTION promo_redeem_order(
     p_key text, p_code text, p_campaign text, p_customer text, p_order text,
