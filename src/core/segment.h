@@ -55,6 +55,10 @@ struct seg_facts {
     json_t *attributes;
 };
 
+/* spent_365d counts the orders after this cutoff (Unix seconds) at `now`:
+ * the one definition of the window both stores compute it with. */
+static inline int64_t segment_spent_since(int64_t now) { return now - 365 * 86400; }
+
 /* Checks and reads a rule. On PROMO_BAD_REQUEST *field is a static path of
  * the offending member ("rule.all[2].op" is written into field_buf, which
  * *field then points at) and *why a static sentence. `out` borrows from

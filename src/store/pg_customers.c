@@ -19,7 +19,6 @@
 #include "util/timeutil.h"
 #include "util/log.h"
 
-#define DAY 86400
 #define SEGMENTS_MAX 256
 
 /* ---- segments loaded for evaluation ------------------------------------- */
@@ -288,7 +287,7 @@ static enum promo_err customer_refresh(struct pgc *c, const char *id, const stru
     if (!r)
         return PROMO_INTERNAL;
     PQclear(r);
-    r = pq(c, SQL_FACTS_REFRESH, "si", id, now - 365 * DAY);
+    r = pq(c, SQL_FACTS_REFRESH, "si", id, segment_spent_since(now));
     if (!r)
         return PROMO_INTERNAL;
     if (PQntuples(r) == 0) {
@@ -505,7 +504,7 @@ static void row_to_customer(PGresult *r, int i, struct arena *a, struct customer
 static enum promo_err customer_read(struct pgc *c, struct arena *a, const char *id, int64_t now,
                                     struct customer *out)
 {
-    PGresult *r = pq(c, SQL_CUST_GET, "is", now - 365 * DAY, id);
+    PGresult *r = pq(c, SQL_CUST_GET, "is", segment_spent_since(now), id);
     if (!r)
         return PROMO_INTERNAL;
     enum promo_err rc = PQntuples(r) > 0 ? PROMO_OK : PROMO_NOT_FOUND;
@@ -540,7 +539,7 @@ enum promo_err pg_customer_list(struct pg_store *st, struct arena *a, const char
     struct pgc *c = pgc_get(st);
     if (!c)
         return PROMO_UNAVAILABLE;
-    PGresult *r = pq(c, SQL_CUST_LIST, "iisi", now - 365 * DAY, after_seq, segment, (int64_t)limit + 1);
+    PGresult *r = pq(c, SQL_CUST_LIST, "iisi", segment_spent_since(now), after_seq, segment, (int64_t)limit + 1);
     pgc_put(st, c);
     if (!r)
         return PROMO_INTERNAL;

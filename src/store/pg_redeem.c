@@ -872,9 +872,6 @@ static const char SQL_USAGE_FACTS[] =
     " EXISTS (SELECT 1 FROM customer_orders WHERE customer_id = $2 AND order_id = $3), c.xmin::text"
     " FROM u LEFT JOIN customers c ON c.id = $2";
 
-/* The cutoff of spent_365d at now: orders after it count. */
-static int64_t since_365d(int64_t now) { return now - 365 * 86400; }
-
 /* The fast path's pipeline. F_CAMP (PG_SQL_CAMPAIGN_COUNTS_REPLAY) is a
  * statement of its own after the code's lock, never a part of it: a
  * statement that waited for the lock still reads with the snapshot it took
@@ -1022,7 +1019,7 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
             red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type,
             red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt, data ? data : "{}",
             cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, x.xmin, x.new_order ? "t" : "f", x.spent,
-            x.after, x.entered, x.left, x.move_ids, since_365d(r->now));
+            x.after, x.entered, x.left, x.move_ids, segment_spent_since(r->now));
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
@@ -1065,7 +1062,7 @@ static enum promo_err redeem_fast(struct pg_store *st, struct pgc *c, struct use
     pq_stmt(&s[F_CODE], SQL_CODE_LOCK_USE, "si", r->key, r->now);
     pq_stmt(&s[F_CAMP], PG_SQL_CAMPAIGN_COUNTS_REPLAY, "ss", r->key, r->order->id);
     if (r->customer_id) {
-        pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, since_365d(r->now));
+        pq_stmt(&s[n++], SQL_USAGE_FACTS, "sssi", r->key, r->customer_id, r->order->id, segment_spent_since(r->now));
     }
     *done = false;
     if (pq_pipe(c, s, n, q, false) != 0)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/rule.h"
+#include "core/segment.h"
 #include "notify/template.h"
 #include "store/pg_int.h"
 #include "util/log.h"
@@ -325,7 +326,7 @@ static enum promo_err customer_state(struct pgc *c, const char *id, int64_t now,
 {
     *hand = *computed = NULL;
     memset(f, 0, sizeof *f);
-    PGresult *r = pq(c, SQL_CUST_SEGS, "si", id, now - 365 * DAY);
+    PGresult *r = pq(c, SQL_CUST_SEGS, "si", id, segment_spent_since(now));
     if (!r)
         return PROMO_INTERNAL;
     *known = PQntuples(r) > 0;

@@ -12,7 +12,6 @@
 #include "store/sqlite_int.h"
 #include "util/log.h"
 
-#define DAY 86400
 #define SEGMENTS_MAX 256
 
 /* ---- segments loaded for evaluation ------------------------------------- */
@@ -154,7 +153,7 @@ static enum promo_err customer_evaluate(struct conn *c, const char *id, const st
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, id);
-    bind_i64(s, 2, now - 365 * DAY);
+    bind_i64(s, 2, segment_spent_since(now));
     if (!recompute)
         bind_i64(s, 3, segs->uses_spent_365d);
     int r = sqlite3_step(s);
@@ -418,7 +417,7 @@ static enum promo_err spent_365d(struct conn *c, struct customer *u, int64_t now
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, u->id);
-    bind_i64(s, 2, now - 365 * DAY);
+    bind_i64(s, 2, segment_spent_since(now));
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW)
         u->spent_365d = sqlite3_column_int64(s, 0);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/rule.h"
+#include "core/segment.h"
 #include "notify/template.h"
 #include "store/sqlite_int.h"
 #include "util/log.h"
@@ -357,7 +358,7 @@ static enum promo_err customer_state(struct conn *c, const char *id, int64_t now
     if (!s)
         return PROMO_INTERNAL;
     bind_text(s, 1, id);
-    bind_i64(s, 2, now - 365 * DAY);
+    bind_i64(s, 2, segment_spent_since(now));
     int r = sqlite3_step(s);
     *known = r == SQLITE_ROW;
     if (r == SQLITE_ROW) {
