@@ -15,6 +15,16 @@ failures=()
 
 note() { printf '\n== %s\n' "$*"; }
 
+# Filters an API run's output for the terminal: every FAIL line with the
+# indented message and traceback under it (at most 80 lines each, so that
+# CI's log says why a test failed), and the note/skip/pg_test lines.
+show_failures() {
+  awk '/^FAIL/ { n = 0; show = 1; print; next }
+       /^    / { if (show && n++ < 80) print; next }
+       { show = 0 }
+       /^(note|pg_test|skip)/ { print }'
+}
+
 # Adds the counts of a runner's closing "N passed, N failed" line.
 count_summary() { # name logfile exit
   local line p f
@@ -49,7 +59,7 @@ run_api() { # label binary [extra env]
   local log rc
   log=$(mktemp)
   note "API tests: $1"
-  env PROMO_BIN="$2" "${@:3}" python3 tests/api/run.py 2>&1 | tee "$log" | grep -E '^(FAIL|ok  |note)' | grep -v '^ok' || true
+  env PROMO_BIN="$2" "${@:3}" python3 tests/api/run.py 2>&1 | tee "$log" | show_failures
   rc=${PIPESTATUS[0]}
   tail -1 "$log"
   count_summary "api ($1)" "$log" "$rc"
@@ -102,8 +112,7 @@ run_api_pg() { # label binary "words" [extra env]
   log=$(mktemp)
   note "API tests: $1"
   # shellcheck disable=SC2086 # words are separate arguments
-  env PROMO_BIN="$2" "${@:4}" scripts/pg_test.sh python3 tests/api/run.py $3 2>&1 | tee "$log" |
-    grep -E '^(FAIL|ok  |note|pg_test|skip)' | grep -v '^ok' || true
+  env PROMO_BIN="$2" "${@:4}" scripts/pg_test.sh python3 tests/api/run.py $3 2>&1 | tee "$log" | show_failures
   rc=${PIPESTATUS[0]}
   tail -1 "$log"
   count_summary "api ($1)" "$log" "$rc"

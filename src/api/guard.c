@@ -36,6 +36,8 @@ struct slot {
     struct limiter_window fails;
 };
 
+_Static_assert(sizeof(struct slot) == 64, "a slot is one cache line");
+
 struct shard {
     pthread_mutex_t mu;
     struct slot *slots;

@@ -49,16 +49,29 @@ int64_t limiter_blocked_ms(const struct limiter_window *w, int64_t now_ms)
     return w->blocked_until_ms > now_ms ? w->blocked_until_ms - now_ms : 0;
 }
 
-/* Moves the fixed windows forward to the one holding now_ms: the current
- * becomes the previous when they are adjacent, else both are forgotten. */
-static void roll(struct limiter_window *w, int64_t window_ms, int64_t now_ms)
+static int64_t slice_ms(const struct limiter_policy *p)
 {
-    int64_t start = now_ms - now_ms % window_ms;
-    if (start == w->start_ms)
+    return (p->window_ms + LIMITER_SLICES - 2) / (LIMITER_SLICES - 1);
+}
+
+/* The failures still counted at slice `now`: those of the slices from
+ * now − 7 up to w->last_slice. */
+static int64_t counted(const struct limiter_window *w, int64_t now)
+{
+    int64_t sum = 0;
+    for (int64_t j = w->last_slice; j > w->last_slice - LIMITER_SLICES && j > now - LIMITER_SLICES; j--)
+        sum += w->count[j % LIMITER_SLICES];
+    return sum;
+}
+
+/* Moves the ring forward to slice `now`, emptying the slices passed over. */
+static void advance(struct limiter_window *w, int64_t now)
+{
+    if (now <= w->last_slice)
         return;
-    w->prev = start == w->start_ms + window_ms ? w->cur : 0;
-    w->cur = 0;
-    w->start_ms = start;
+    for (int64_t j = w->last_slice + 1; j <= now && j <= w->last_slice + LIMITER_SLICES; j++)
+        w->count[j % LIMITER_SLICES] = 0;
+    w->last_slice = now;
 }
 
 bool limiter_fail(struct limiter_window *w, const struct limiter_policy *p, int64_t now_ms)
@@ -67,15 +80,14 @@ bool limiter_fail(struct limiter_window *w, const struct limiter_policy *p, int6
         return false;
     if (limiter_blocked_ms(w, now_ms) > 0)
         return false;
-    roll(w, p->window_ms, now_ms);
-    w->cur++;
-    /* cur + prev × (the share of the previous window still inside the
-     * sliding window) ≥ failures, multiplied through by window_ms. */
-    int64_t W = p->window_ms, into = now_ms - w->start_ms;
-    if (w->cur * W + w->prev * (W - into) < p->failures * W)
+    int64_t now = now_ms / slice_ms(p);
+    advance(w, now);
+    /* a clock never goes back (monotonic), but a slice behind last_slice
+     * would still be one of the 8 kept: count it in the newest */
+    w->count[w->last_slice % LIMITER_SLICES]++;
+    if (counted(w, w->last_slice) < p->failures)
         return false;
-    w->blocked_until_ms = now_ms + p->block_ms;
-    w->cur = w->prev = 0;
+    *w = (struct limiter_window){.blocked_until_ms = now_ms + p->block_ms};
     return true;
 }
 
@@ -86,9 +98,7 @@ bool limiter_idle(const struct limiter_bucket *b, const struct limiter_rate *r, 
         return false;
     if (limiter_blocked_ms(w, now_ms) > 0)
         return false;
-    if (p->window_ms <= 0 || now_ms >= w->start_ms + 2 * p->window_ms)
+    if (p->window_ms <= 0 || now_ms < 0)
         return true;
-    if (now_ms >= w->start_ms + p->window_ms) /* cur is about to become the weighted prev */
-        return w->cur == 0;
-    return w->cur == 0 && w->prev == 0;
+    return counted(w, now_ms / slice_ms(p)) == 0;
 }

@@ -34,7 +34,8 @@ static const struct key KEYS[] = {
     {"limits", "storefront_burst", K_INT, AT(storefront.burst), 1, 1000000},
     {"limits", "per_customer_per_second", K_RATE, AT(per_customer.milli_per_s), 0, 1000000000},
     {"limits", "per_customer_burst", K_INT, AT(per_customer.burst), 1, 1000000},
-    {"bruteforce", "failures", K_INT, AT(bf_failures), 0, 1000000},
+    /* at most LIMITER_FAILURES_MAX (core/limiter.h): a slice counts in 16 bits */
+    {"bruteforce", "failures", K_INT, AT(bf_failures), 0, 65535},
     {"bruteforce", "window_seconds", K_INT, AT(bf_window_s), 1, 86400},
     {"bruteforce", "block_seconds", K_INT, AT(bf_block_s), 1, 7 * 86400},
     {"proxy", "trust_forwarded_for", K_BOOL, AT(trust_forwarded_for), 0, 1},

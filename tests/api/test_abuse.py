@@ -74,7 +74,7 @@ def serve(args, env=None, timeout=15):
 def test_a_bad_config_file_refuses_to_start_naming_file_line_and_key(srv):
     cases = [("[limits]\nper_ip_burst = 5\nper_ip_burts = 5\n", ":3: unknown key 'per_ip_burts' in [limits]"),
              ("# promo\n[bruteforce]\nfailures = many\n",
-              ":3: [bruteforce] failures must be a whole number from 0 to 1000000, not 'many'"),
+              ":3: [bruteforce] failures must be a whole number from 0 to 65535, not 'many'"),
              ("[proxy]\ntrust_forwarded_for = maybe\n", ":2: [proxy] trust_forwarded_for must be true or false"),
              ("[limitz]\nper_ip_burst = 1\n", ":2: unknown section [limitz]"),
              ("[limits]\nper_ip_burst = 5\nper_ip_burst = 6\n", ":3: [limits] per_ip_burst is set twice")]

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/limiter.h"
 #include "util/config.h"
 
 static char err[512];
@@ -125,6 +126,17 @@ static void bad_values_are_refused_with_what_is_expected(void **state)
     refuses("[server]\ndb =\n", "promo.ini:2: [server] db must not be empty, not ''");
     refuses("[bruteforce]\nwindow_seconds = 0\n",
             "promo.ini:2: [bruteforce] window_seconds must be a whole number from 1 to 86400, not '0'");
+    /* the limiter counts a slice in 16 bits (LIMITER_FAILURES_MAX) */
+    refuses("[bruteforce]\nfailures = 65536\n",
+            "promo.ini:2: [bruteforce] failures must be a whole number from 0 to 65535, not '65536'");
+}
+
+static void the_largest_failures_threshold_is_accepted(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse("[bruteforce]\nfailures = 65535\n", &c), 0);
+    assert_int_equal(c.bf_failures, LIMITER_FAILURES_MAX);
 }
 
 static void a_key_set_twice_is_refused(void **state)
@@ -216,6 +228,7 @@ int main(void)
         cmocka_unit_test(an_unknown_section_is_refused),
         cmocka_unit_test(a_key_outside_a_section_is_refused),
         cmocka_unit_test(bad_values_are_refused_with_what_is_expected),
+        cmocka_unit_test(the_largest_failures_threshold_is_accepted),
         cmocka_unit_test(a_key_set_twice_is_refused),
         cmocka_unit_test(a_line_that_is_not_key_value_is_refused),
         cmocka_unit_test(the_first_mistake_is_the_one_reported),

@@ -179,18 +179,48 @@ static void failures_spread_wider_than_the_window_never_block(void **state)
         assert_false(limiter_fail(&w, &POLICY, 60000 * 100 + t));
 }
 
-static void the_previous_window_counts_by_its_share_still_inside(void **state)
+/* The regression that made the API suite flaky: 4 of 5 failures just
+ * before a boundary and the 5th just after. A two-window counter weighted
+ * the first 4 by the share of their window still inside and let it pass. */
+static void a_burst_across_a_slice_boundary_blocks(void **state)
 {
     (void)state;
-    struct limiter_window w = {0};
-    int64_t start = 60000 * 1000; /* a window boundary */
-    for (int i = 0; i < 4; i++)
-        assert_false(limiter_fail(&w, &POLICY, start + 30000));
-    /* 15 s into the next window: 3/4 of the previous one is still inside:
-     * 4 × 0.75 = 3, plus this one = 4 < 5 */
-    assert_false(limiter_fail(&w, &POLICY, start + 60000 + 15000));
-    /* plus one more = 5: blocked */
-    assert_true(limiter_fail(&w, &POLICY, start + 60000 + 15000));
+    int64_t slice = (POLICY.window_ms + 6) / 7;
+    int64_t first = 60000 * 1000 / slice * slice;
+    for (int64_t boundary = first; boundary < first + 4 * slice; boundary += slice) {
+        struct limiter_window w = {0};
+        for (int i = 0; i < 4; i++)
+            assert_false(limiter_fail(&w, &POLICY, boundary - 1));
+        assert_true(limiter_fail(&w, &POLICY, boundary + 1));
+    }
+}
+
+/* Every way of placing `failures` failures within window_ms blocks: the
+ * first at every millisecond of a slice, the others spread to the end of
+ * the window. */
+static void failures_within_the_window_always_block(void **state)
+{
+    (void)state;
+    int64_t base = 60000 * 1000, slice = (POLICY.window_ms + 6) / 7;
+    for (int64_t first = base; first < base + slice; first++) {
+        struct limiter_window w = {0};
+        int64_t step = (POLICY.window_ms - 1) / (POLICY.failures - 1);
+        for (int i = 0; i < POLICY.failures - 1; i++)
+            assert_false(limiter_fail(&w, &POLICY, first + i * step));
+        assert_true(limiter_fail(&w, &POLICY, first + POLICY.window_ms - 1));
+    }
+}
+
+static void failures_older_than_eight_sevenths_of_the_window_are_forgotten(void **state)
+{
+    (void)state;
+    int64_t base = 60000 * 1000, slice = (POLICY.window_ms + 6) / 7;
+    for (int64_t first = base; first < base + slice; first += 7) {
+        struct limiter_window w = {0};
+        for (int i = 0; i < 4; i++)
+            assert_false(limiter_fail(&w, &POLICY, first));
+        assert_false(limiter_fail(&w, &POLICY, first + 8 * slice));
+    }
 }
 
 static void failures_two_windows_old_are_forgotten(void **state)
@@ -204,21 +234,74 @@ static void failures_two_windows_old_are_forgotten(void **state)
         assert_false(limiter_fail(&w, &POLICY, start + 120000));
 }
 
-static void no_key_gets_twice_the_threshold_through_in_a_window(void **state)
+/* Against an exact count over random failure times: whenever the last
+ * window_ms holds `failures` failures (counting back to the block's
+ * start), the limiter has blocked; and it never blocks when the last 8
+ * slices' length (8/7 of the window, rounded up) holds fewer. */
+static void blocks_exactly_when_an_exact_count_says_it_may(void **state)
 {
     (void)state;
-    /* the worst case of the approximation: failures bunched at the end of
-     * one window and the start of the next */
-    struct limiter_window w = {0};
-    int64_t start = 60000 * 1000;
-    int through = 0;
-    for (int64_t t = start + 59000; t < start + 119000; t += 10) {
-        if (limiter_blocked_ms(&w, t))
-            break;
-        if (!limiter_fail(&w, &POLICY, t))
-            through++;
+    struct limiter_policy p = {.failures = 6, .window_ms = 10000, .block_ms = 5000};
+    int64_t slice = (p.window_ms + 6) / 7;
+    unsigned seed = 12345;
+    for (int run = 0; run < 200; run++) {
+        struct limiter_window w = {0};
+        int64_t t = 1000000 + run * 7919, since = 0; /* failures counted since the last block's end */
+        int64_t times[64];
+        int n = 0;
+        for (int k = 0; k < 60; k++) {
+            seed = seed * 1103515245u + 12345u;
+            t += (seed >> 16) % 4000;
+            if (limiter_blocked_ms(&w, t) > 0)
+                continue;
+            if (n == 64)
+                n = 0;
+            times[n++] = t;
+            int exact = 0, wide = 0;
+            for (int i = 0; i < n; i++) {
+                if (times[i] < since)
+                    continue;
+                exact += times[i] > t - p.window_ms;
+                wide += times[i] > t - 8 * slice;
+            }
+            bool blocked = limiter_fail(&w, &p, t);
+            if (exact >= p.failures)
+                assert_true(blocked);
+            if (wide < p.failures)
+                assert_false(blocked);
+            if (blocked)
+                since = t + 1, n = 0;
+        }
     }
-    assert_true(through <= 2 * (POLICY.failures - 1));
+}
+
+static void no_key_gets_the_threshold_through_in_a_window(void **state)
+{
+    (void)state;
+    /* a failure every 10 ms from anywhere in a slice: the block comes at
+     * the 5th, never later */
+    int64_t start = 60000 * 1000;
+    for (int64_t off = 0; off < 9000; off += 250) {
+        struct limiter_window w = {0};
+        int through = 0;
+        for (int64_t t = start + off; t < start + off + 60000; t += 10) {
+            if (limiter_blocked_ms(&w, t))
+                break;
+            if (!limiter_fail(&w, &POLICY, t))
+                through++;
+        }
+        assert_int_equal(through, POLICY.failures - 1);
+    }
+}
+
+static void the_largest_policy_blocks_at_its_count(void **state)
+{
+    (void)state;
+    struct limiter_policy p = {.failures = LIMITER_FAILURES_MAX, .window_ms = 86400000, .block_ms = 1000};
+    struct limiter_window w = {0};
+    for (int i = 0; i < LIMITER_FAILURES_MAX - 1; i++)
+        assert_false(limiter_fail(&w, &p, T0 + i));
+    assert_true(limiter_fail(&w, &p, T0 + LIMITER_FAILURES_MAX));
 }
 
 static void detection_off_never_blocks(void **state)
@@ -277,9 +360,13 @@ int main(void)
         cmocka_unit_test(the_threshold_blocks_for_block_ms_once),
         cmocka_unit_test(after_a_block_the_count_starts_over),
         cmocka_unit_test(failures_spread_wider_than_the_window_never_block),
-        cmocka_unit_test(the_previous_window_counts_by_its_share_still_inside),
+        cmocka_unit_test(a_burst_across_a_slice_boundary_blocks),
+        cmocka_unit_test(failures_within_the_window_always_block),
+        cmocka_unit_test(failures_older_than_eight_sevenths_of_the_window_are_forgotten),
+        cmocka_unit_test(blocks_exactly_when_an_exact_count_says_it_may),
+        cmocka_unit_test(the_largest_policy_blocks_at_its_count),
         cmocka_unit_test(failures_two_windows_old_are_forgotten),
-        cmocka_unit_test(no_key_gets_twice_the_threshold_through_in_a_window),
+        cmocka_unit_test(no_key_gets_the_threshold_through_in_a_window),
         cmocka_unit_test(detection_off_never_blocks),
         cmocka_unit_test(a_key_is_idle_once_its_bucket_is_full_and_failures_are_old),
         cmocka_unit_test(a_blocked_key_is_never_idle),
