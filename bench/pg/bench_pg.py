@@ -10,12 +10,15 @@ reversed in even ones; each rate is the median over the rounds, each ratio
 the median of the rounds' ratios (rounds_of, paired):
   1 server: pgbench 8 clients (redeem.sql, then redeem_narrow.sql); promo
            8 and 32 connections over 16 campaigns ("spread"), then 8 and 32
-           connections all on one campaign;
+           connections all on one campaign; pgbench 8 clients on
+           redeem_guest.sql and promo 8 connections of guest checkouts
+           (no customer_id), next to each other;
   then pgbench 32 clients once (reported, in no ratio);
   2 servers on the database: promo 32 connections split over both, spread,
            then one campaign.
 Targets: promo (1 server, 8 connections, spread) >= 70% of pgbench
-(redeem.sql) at 8 clients; one campaign >= 80% of spread at 32 connections
+(redeem.sql) at 8 clients, and of pgbench (redeem_guest.sql) with guest
+checkouts; one campaign >= 80% of spread at 32 connections
 (1 and 2 servers) and one campaign at 32 connections >= 80% of 8 (no
 collapse). Writes the summary to bench/pg/last-run.txt.
 """
@@ -95,14 +98,17 @@ def pgbench(url, clients, ncamp, run, script="redeem.sql"):
     return float(m.group(1)), int(failed.group(1)) if failed else 0
 
 
-def wrk(srvs, conns, ncamp, run):
+def wrk(srvs, conns, ncamp, run, guest=False):
     """conns connections split evenly over the servers (one wrk each, at
-    the same time). Returns (rate of 201s, non-201 answers)."""
+    the same time); guest: no customer_id in the requests. Returns (rate of
+    201s, non-201 answers)."""
     procs = []
     for i, s in enumerate(srvs):
         env = dict(os.environ, BENCH_LUA_DIR=os.path.join(REPO, "bench"), BENCH_TOKEN=s.token,
                    BENCH_NCAMP=str(ncamp), BENCH_NCODES=str(NCODES), BENCH_RUN="%s-%d" % (run, i),
                    BENCH_STOP_AFTER=str(SECONDS))
+        if guest:
+            env["BENCH_NCUST"] = "0"
         c = max(2, conns // len(srvs))
         cmd = ["wrk", "-t2", "-c%d" % c, "-d%ds" % int(SECONDS + 2), "-s", os.path.join(HERE, "redeem_many.lua"),
                "http://%s:%d" % (s.host, s.port)]
@@ -169,7 +175,9 @@ def main():
                   ("p8", lambda tag: wrk([a], 8, NCAMP, tag)),
                   ("p32", lambda tag: wrk([a], 32, NCAMP, tag)),
                   ("p32one", lambda tag: wrk([a], 32, 1, tag)),
-                  ("p8one", lambda tag: wrk([a], 8, 1, tag)))
+                  ("p8one", lambda tag: wrk([a], 8, 1, tag)),
+                  ("guest8", lambda tag: pgbench(url, 8, NCAMP, tag, "redeem_guest.sql")),
+                  ("pg8", lambda tag: wrk([a], 8, NCAMP, tag, guest=True)))
         runs = rounds_of(loads1, run + "s")
         res["pgb32"] = pgbench(url, 32, NCAMP, run + "b")
         b = harness.Server(db=url, token=a.token, config=config).start()
@@ -187,9 +195,11 @@ def main():
         row("(each rate the median of %d rounds; pgbench at 32 clients once)" % ROUNDS, "")
         row("pgbench redeem.sql, 8 clients, 16 campaigns", "%.0f" % res["pgb8"][0])
         row("pgbench redeem_narrow.sql (no customer facts), 8 clients", "%.0f" % res["narrow8"][0])
+        row("pgbench redeem_guest.sql (no customer), 8 clients", "%.0f" % res["guest8"][0])
         row("pgbench redeem.sql, 32 clients, 16 campaigns (once)", "%.0f" % res["pgb32"][0])
         for k, what in (("p8", "promo 1 server, 8 conns, 16 campaigns"), ("p32", "promo 1 server, 32 conns, 16 campaigns"),
-                        ("p8one", "promo 1 server, 8 conns, 1 campaign"), ("p32one", "promo 1 server, 32 conns, 1 campaign"),
+                        ("p8one", "promo 1 server, 8 conns, 1 campaign"),
+                        ("pg8", "promo 1 server, 8 conns, 16 campaigns, guest checkouts"), ("p32one", "promo 1 server, 32 conns, 1 campaign"),
                         ("pp32", "promo 2 servers, 32 conns, 16 campaigns"),
                         ("pp32one", "promo 2 servers, 32 conns, 1 campaign")):
             row(what, "%.0f" % res[k][0], "", "(%d non-201)" % res[k][1] if res[k][1] else "")
@@ -203,6 +213,7 @@ def main():
                 row(what, "%.0f%%" % (100 * r), ">= %.0f%%" % (100 * target),
                     ("PASS " if r >= target else "FAIL ") + rounds)
         ratio("promo / pgbench at 8 clients", "p8", "pgb8", 0.7)
+        ratio("promo / pgbench, guest checkouts (redeem_guest.sql), 8 clients", "pg8", "guest8", 0.7)
         ratio("promo / pgbench redeem_narrow.sql at 8 clients", "p8", "narrow8")
         ratio("one campaign / 16 campaigns, 1 server, 32 conns", "p32one", "p32", 0.8)
         ratio("one campaign / 16 campaigns, 2 servers, 32 conns", "pp32one", "pp32", 0.8)

@@ -1,12 +1,11 @@
--- bench/pg/redeem.sql — pgbench's custom script: the same full redemption
--- promo makes (src/store/pg_redeem.c), as plain SQL in one transaction, on
--- promo's own schema and data: lock a random code of a random campaign,
+-- bench/pg/redeem_narrow.sql — redeem.sql without the customer facts
+-- (the customers row and the customer_orders insert that promo makes when
+-- a redemption names a customer): lock a random code of a random campaign,
 -- read its campaign and the shard totals, lock the customer's usage row,
 -- take a shard with room (SKIP LOCKED), count the use in the code, the
--- customer and the shard, insert the redemption and its event. What it
--- leaves out is what promo adds on top: HTTP, JSON, the decision in C, the
--- idempotency check and the replay reads.
---   pgbench -n -M prepared -f redeem.sql -D ncamp=N -D ncodes=M -D run=R
+-- customer and the shard, insert the redemption and its event. Kept as the
+-- earlier, narrower baseline; bench_pg.py prints its ratio for comparison.
+--   pgbench -n -M prepared -f redeem_narrow.sql -D ncamp=N -D ncodes=M -D run=R
 \set c random(0, :ncamp - 1)
 \set k random(1, :ncodes)
 \set cust random(1, 1000)
