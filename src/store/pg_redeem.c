@@ -849,6 +849,35 @@ static const char SQL_CUSTOMER_LOCK_BY_CODE[] = CUSTOMER_LOCK_BY_CODE;
 static const char SQL_REDEEM_ORDER[] =
     "SELECT * FROM promo_redeem_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
     " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)";
+/* The writes of a guest checkout's accepted use (no customer) in one
+ * statement, where promo_redeem_order is a PL/pgSQL call (migration 015
+ * says why): the shard with room taken and counted (SKIP LOCKED first;
+ * COALESCE evaluates the waiting pick only when that found none), then,
+ * only if a shard was counted, the code's use, the redemption and its
+ * event, and the idempotency row. No shard: promo_no_room() raises PR001
+ * and the caller retries step by step. Returns the shard.
+ *   $1 key, $2 code, $3 campaign, $4 order, $5 amount, $6 currency,
+ *   $7 discount type, $8 discount, $9 points, $10 cost, $11 amount after,
+ *   $12 first shard tried, $13 now, $14 redemption id, $15 event id,
+ *   $16 event data, $17 Idempotency-Key, $18 request hash */
+#define SHARD_WITH_ROOM(lock)                                                                                      \
+    "(SELECT shard FROM campaign_shards WHERE campaign_id = $3 AND (quota_uses IS NULL OR redeemed + held + 1 <="  \
+    " quota_uses) AND (quota_discount IS NULL OR discount_total + held_discount + $10 <= quota_discount)"        \
+    " ORDER BY shard < $12, shard LIMIT 1 FOR UPDATE" lock ")"
+static const char SQL_REDEEM_GUEST[] =
+    "WITH s AS (UPDATE campaign_shards SET redeemed = redeemed + 1, discount_total = discount_total + $10,"
+    " revenue = revenue + $11 WHERE campaign_id = $3"
+    " AND shard = coalesce(" SHARD_WITH_ROOM(" SKIP LOCKED") ", " SHARD_WITH_ROOM("") ") RETURNING shard),"
+    " k AS (UPDATE codes SET uses = uses + 1 WHERE code_key = $1 AND EXISTS (SELECT 1 FROM s)),"
+    " r AS (INSERT INTO redemptions (id, code_key, code, campaign_id, customer_id, order_id, order_amount, currency,"
+    " discount_type, discount, points, status, reservation_id, created_at, shard)"
+    " SELECT $14, $1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, 'succeeded', NULL, $13, shard FROM s RETURNING 1),"
+    " e AS (INSERT INTO events (id, type, at, campaign_id, code_key, customer_id, order_id, subject_id, data)"
+    " SELECT $15, 'redeemed', $13, $3, $1, NULL, $4, $14, $16 FROM r),"
+    " i AS (INSERT INTO idempotency_keys (idem_key, request_hash, redemption_id, refusal, created_at)"
+    " SELECT $17, $18, $14, NULL, $13 FROM r WHERE $17::text IS NOT NULL)"
+    " SELECT coalesce((SELECT shard FROM s), promo_no_room())";
+
 /* SQL_CUSTOMER_LOCK_BY_CODE and, in the same statement, the customer's
  * facts before this order as promo_redeem_order (migration 014) moves them:
  * usage (uses + held), order_count, total_spent, last_order_at, signup_at,
@@ -986,8 +1015,8 @@ static void redemption_of_use(struct use_args *ua, const struct campaign *cp, st
     red->created_at = r->now;
 }
 
-/* The writes of an accepted use in one call of promo_redeem_order
- * (migration 014) with COMMIT, the customer's facts and segments predicted
+/* The writes of an accepted use in one statement with COMMIT: a guest's
+ * SQL_REDEEM_GUEST, else a call of promo_redeem_order (migration 014), the customer's facts and segments predicted
  * (else C follows the segments before COMMIT). SQLSTATE PR001 (the function
  * wants the step-by-step path): the transaction is retried that way
  * (ua->slow). */
@@ -1015,11 +1044,17 @@ static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, stru
     char *data = use_event_json(r, red.discount, red.points);
     struct pq_stmt s[1];
     PGresult *q[1];
-    pq_stmt(&s[0], SQL_REDEEM_ORDER, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "ssi" "ssss" "i", r->key, red.code,
-            red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency, red.discount_type,
-            red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id, evt, data ? data : "{}",
-            cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, x.xmin, x.new_order ? "t" : "f", x.spent,
-            x.after, x.entered, x.left, x.move_ids, segment_spent_since(r->now));
+    if (!red.customer_id)
+        pq_stmt(&s[0], SQL_REDEEM_GUEST, "ssssi" "ss" "iiiiii" "sss" "ss", r->key, red.code, red.campaign_id,
+                red.order_id, red.order_amount, r->order->currency, red.discount_type, red.discount, red.points,
+                cost, res->v.amount_after, start, r->now, red.id, evt, data ? data : "{}", r->idem_key,
+                r->idem_key ? r->request_hash : NULL);
+    else
+        pq_stmt(&s[0], SQL_REDEEM_ORDER, "sssss" "iss" "ii" "iiiii" "ssss" "ss" "ssi" "ssss" "i", r->key,
+                red.code, red.campaign_id, red.customer_id, red.order_id, red.order_amount, r->order->currency,
+                red.discount_type, red.discount, red.points, cost, res->v.amount_after, paid, start, r->now, red.id,
+                evt, data ? data : "{}", cevt, r->idem_key, r->idem_key ? r->request_hash : NULL, x.xmin,
+                x.new_order ? "t" : "f", x.spent, x.after, x.entered, x.left, x.move_ids, segment_spent_since(r->now));
     int failed = pq_pipe(c, s, 1, q, commit) != 0; /* s points into data */
     free(data);
     if (failed) {
