@@ -89,6 +89,32 @@ def test_campaign_limit_is_sliced_over_the_shards_and_held_exactly(srv):
     assert harness.stats(srv, c["id"])["redeemed"] == 100
 
 
+def test_a_guest_finding_no_shard_with_room_is_redeemed_step_by_step(srv):
+    """A guest checkout's writes are one statement (SQL_REDEEM_GUEST); when
+    no shard has a slice left although the campaign has room (slices used
+    up on the other server, say), the statement raises PR001 through
+    promo_no_room() and the use is retried step by step, which re-slices
+    the limit: the redemption is stored once, counted once, and its
+    Idempotency-Key replays it."""
+    c = harness.create_campaign(srv, limits={"max_redemptions": 10})
+    code = harness.add_code(srv, c["id"], harness.uniq("NR"), max_uses=5)["code"]
+    harness.db_exec(srv, "UPDATE campaign_shards SET quota_uses = 0 WHERE campaign_id = ?", (c["id"],))
+    assert sum(q for _, _, q in _shards(srv, c["id"])) == 0
+    body = harness.use_body(code, 10000, oid="nr-1")
+    r = harness.expect(srv.post("/v1/redemptions", body, headers={"Idempotency-Key": "nr-key-1"}), 201)
+    shards = _shards(srv, c["id"])
+    assert sum(u for _, u, _ in shards) == 1, shards
+    assert 1 <= sum(q for _, _, q in shards) <= 10, shards  # re-sliced by the step-by-step path
+    assert all(u <= q for _, u, q in shards), shards
+    again = srv.post("/v1/redemptions", body, headers={"Idempotency-Key": "nr-key-1"})
+    assert harness.expect(again, 201)["id"] == r["id"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    rows = harness.db_query(srv, "SELECT count(*) FROM redemptions WHERE campaign_id = '%s'" % c["id"])
+    assert int(rows[0][0]) == 1
+    assert int(harness.db_query(srv, "SELECT uses FROM codes WHERE code = '%s'" % code)[0][0]) == 1
+    assert harness.stats(srv, c["id"])["redeemed"] == 1
+
+
 @harness.timeout(60)
 def test_each_task_runs_once_with_two_schedulers(srv):
     """Both servers' schedulers see the same due tasks; the claim (FOR
