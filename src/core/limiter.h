@@ -78,7 +78,7 @@ int64_t limiter_blocked_ms(const struct limiter_window *w, int64_t now_ms);
  * of the window) may count too. Hence `failures` within window_ms always
  * block, wherever they fall against slice boundaries, and no key gets
  * `failures` through in any window_ms; a key is never blocked for failures
- * spread wider than 8/7 of the window. (A two-window sliding counter, which
+ * spread wider than 8 slices (8/7 of the window, rounded up). (A two-window sliding counter, which
  * weights the previous window by the share still inside, under-counts a
  * burst that straddles a boundary and let 2 × (failures − 1) through.) */
 bool limiter_fail(struct limiter_window *w, const struct limiter_policy *p, int64_t now_ms);
