@@ -60,9 +60,10 @@ struct limiter_policy {
 /* One key's failure counts. All zero: no failure yet, not blocked. 32
  * bytes, so that guard.c's slot stays one cache line. */
 struct limiter_window {
-    int64_t blocked_until_ms;         /* 0: not blocked */
-    int64_t last_slice;               /* the slice (now_ms / slice length) of the last failure counted */
-    uint16_t count[LIMITER_SLICES];   /* failures of slice j at count[j % LIMITER_SLICES], j in the 8 up to last_slice */
+    int64_t blocked_until_ms; /* 0: not blocked */
+    int64_t last_slice;       /* the slice (now_ms / slice length) of the last failure counted */
+    /* failures of slice j at count[j % LIMITER_SLICES], for the 8 slices up to last_slice */
+    uint16_t count[LIMITER_SLICES];
 };
 
 /* Milliseconds the key stays blocked from now_ms (0: not blocked). */
@@ -78,9 +79,10 @@ int64_t limiter_blocked_ms(const struct limiter_window *w, int64_t now_ms);
  * of the window) may count too. Hence `failures` within window_ms always
  * block, wherever they fall against slice boundaries, and no key gets
  * `failures` through in any window_ms; a key is never blocked for failures
- * spread wider than 8 slices (8/7 of the window, rounded up). (A two-window sliding counter, which
- * weights the previous window by the share still inside, under-counts a
- * burst that straddles a boundary and let 2 × (failures − 1) through.) */
+ * spread wider than 8 slices (8/7 of the window, rounded up). (A two-window
+ * sliding counter, which weights the previous window by the share still
+ * inside, under-counts a burst that straddles a boundary and let
+ * 2 × (failures − 1) through.) */
 bool limiter_fail(struct limiter_window *w, const struct limiter_policy *p, int64_t now_ms);
 
 /* True when the key holds nothing worth keeping at now_ms: a full bucket

@@ -136,14 +136,15 @@ static int64_t use_cost(const char *discount_type, int64_t discount, int64_t poi
 
 /* A shard with room for one more use of `cost`, rotated from a random
  * start so concurrent uses spread over the shards; SKIP LOCKED first (any
- * free shard will do), then waiting for one. */
-#define SHARD_PICK                                                                                   \
-    "SELECT shard FROM campaign_shards WHERE campaign_id = $1"                                       \
+ * free shard will do), then waiting for one. The parameters' numbers are
+ * the statement's: here and in SQL_REDEEM_GUEST. */
+#define SHARD_PICK(campaign, cost, start, lock)                                                      \
+    "SELECT shard FROM campaign_shards WHERE campaign_id = " campaign                                \
     " AND (quota_uses IS NULL OR redeemed + held + 1 <= quota_uses)"                                 \
-    " AND (quota_discount IS NULL OR discount_total + held_discount + $2 <= quota_discount)"         \
-    " ORDER BY shard < $3, shard LIMIT 1 FOR UPDATE"
-static const char SQL_SHARD_PICK_SKIP[] = SHARD_PICK " SKIP LOCKED";
-static const char SQL_SHARD_PICK_WAIT[] = SHARD_PICK;
+    " AND (quota_discount IS NULL OR discount_total + held_discount + " cost " <= quota_discount)"   \
+    " ORDER BY shard < " start ", shard LIMIT 1 FOR UPDATE" lock
+static const char SQL_SHARD_PICK_SKIP[] = SHARD_PICK("$1", "$2", "$3", " SKIP LOCKED");
+static const char SQL_SHARD_PICK_WAIT[] = SHARD_PICK("$1", "$2", "$3", "");
 static const char SQL_SHARD_USED[] =
     "SELECT coalesce(sum(redeemed + held), 0) FROM campaign_shards WHERE campaign_id = $1";
 
@@ -860,14 +861,11 @@ static const char SQL_REDEEM_ORDER[] =
  *   $7 discount type, $8 discount, $9 points, $10 cost, $11 amount after,
  *   $12 first shard tried, $13 now, $14 redemption id, $15 event id,
  *   $16 event data, $17 Idempotency-Key, $18 request hash */
-#define SHARD_WITH_ROOM(lock)                                                                                      \
-    "(SELECT shard FROM campaign_shards WHERE campaign_id = $3 AND (quota_uses IS NULL OR redeemed + held + 1 <="  \
-    " quota_uses) AND (quota_discount IS NULL OR discount_total + held_discount + $10 <= quota_discount)"        \
-    " ORDER BY shard < $12, shard LIMIT 1 FOR UPDATE" lock ")"
 static const char SQL_REDEEM_GUEST[] =
     "WITH s AS (UPDATE campaign_shards SET redeemed = redeemed + 1, discount_total = discount_total + $10,"
     " revenue = revenue + $11 WHERE campaign_id = $3"
-    " AND shard = coalesce(" SHARD_WITH_ROOM(" SKIP LOCKED") ", " SHARD_WITH_ROOM("") ") RETURNING shard),"
+    " AND shard = coalesce((" SHARD_PICK("$3", "$10", "$12", " SKIP LOCKED") "),"
+    " (" SHARD_PICK("$3", "$10", "$12", "") ")) RETURNING shard),"
     " k AS (UPDATE codes SET uses = uses + 1 WHERE code_key = $1 AND EXISTS (SELECT 1 FROM s)),"
     " r AS (INSERT INTO redemptions (id, code_key, code, campaign_id, customer_id, order_id, order_amount, currency,"
     " discount_type, discount, points, status, reservation_id, created_at, shard)"
@@ -1016,10 +1014,10 @@ static void redemption_of_use(struct use_args *ua, const struct campaign *cp, st
 }
 
 /* The writes of an accepted use in one statement with COMMIT: a guest's
- * SQL_REDEEM_GUEST, else a call of promo_redeem_order (migration 014), the customer's facts and segments predicted
- * (else C follows the segments before COMMIT). SQLSTATE PR001 (the function
- * wants the step-by-step path): the transaction is retried that way
- * (ua->slow). */
+ * SQL_REDEEM_GUEST, else a call of promo_redeem_order (migration 014), the
+ * customer's facts and segments predicted (else C follows the segments
+ * before COMMIT). SQLSTATE PR001 (the statement wants the step-by-step
+ * path): the transaction is retried that way (ua->slow). */
 static enum promo_err redeem_write_fast(struct pg_store *st, struct pgc *c, struct use_args *ua,
                                         const struct campaign *cp, PGresult *facts)
 {
